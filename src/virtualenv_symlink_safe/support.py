@@ -1,0 +1,41 @@
+"""Which interpreters and platforms the ``symlink-safe`` creator serves, and why it refuses the rest."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from .stub import stub_available
+
+if TYPE_CHECKING:
+    from python_discovery import PythonInfo
+
+#: The oldest CPython the stub's hand-over has been verified with.
+MIN_VERSION = (3, 8)
+
+
+def refusal_reason(interpreter: PythonInfo) -> str | None:
+    """Say why the creator cannot serve ``interpreter`` here, in one line.
+
+    :param interpreter: the interpreter the environment would be created from
+
+    :returns: the reason, or ``None`` when the creator can serve it
+
+    """
+    if interpreter.os != "posix" or not sys.platform.startswith("linux") or interpreter.platform != "linux":
+        # Windows has its own venv launcher; macOS framework builds need __PYVENV_LAUNCHER__ handling first.
+        return f"only Linux is supported for now, not {interpreter.platform}"
+    if interpreter.implementation != "CPython":
+        return f"only CPython is supported for now, not {interpreter.implementation}"
+    if tuple(interpreter.version_info[:2]) < MIN_VERSION:
+        version = ".".join(str(part) for part in interpreter.version_info[:3])
+        return f"CPython {MIN_VERSION[0]}.{MIN_VERSION[1]} or later is required, not {version}"
+    if not stub_available():
+        return "this installation has no compiled stub; reinstall virtualenv-symlink-safe on a machine with a C compiler"
+    return None
+
+
+__all__ = [
+    "MIN_VERSION",
+    "refusal_reason",
+]
