@@ -307,6 +307,21 @@ static int find_cfg(char *cfg, const char *dir)
     return is_regular(cfg);
 }
 
+/* Rule 2.4: name the file that is missing and the two ways to get here. */
+static void no_env(const char *path, const char *real_dir)
+{
+    char parent[PATH_MAX], cfg[PATH_MAX];
+    dir_name(parent, real_dir);
+    join_path(cfg, parent, "pyvenv.cfg");
+    fprintf(stderr, "%s: no environment for ", PROGRAM);
+    put_escaped(path);
+    fputs(": ", stderr);
+    put_escaped(cfg);
+    fputs(" does not exist; either the environment lost its pyvenv.cfg, or this file is a hard link"
+          " or copy taken out of its environment (use a symlink to it instead)\n", stderr);
+    exit(STATUS_NO_ENV);
+}
+
 /*
  * Walk from start (an absolute path) to the first environment met: the
  * lexical check, the physical check, then one symlink, until a file that is
@@ -347,9 +362,7 @@ static void find_env(char *venv, char *cfg, const char *start)
         n = readlink(p, target, sizeof target);
         if (n < 0) {
             if (errno == EINVAL)  /* 2.4: not a link, the walk ends here */
-                fail(STATUS_NO_ENV, "no pyvenv.cfg found for", p, 0,
-                     "either its environment lost its pyvenv.cfg, or this file is a hard link "
-                     "or copy taken out of its environment (use a symlink instead)");
+                no_env(p, real);
             fail(STATUS_NO_ENV, "cannot read link", p, errno, NULL);
         }
         if ((size_t)n >= sizeof target)

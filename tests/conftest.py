@@ -1,0 +1,272 @@
+"""Real interpreters, real environments, real subprocesses: the fixtures every test builds on."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+#: Names of the probe's output keys, the ``sys`` values a ``--copies`` environment is compared on.
+PROBE = r"""
+import json, site, sys, sysconfig
+try:
+    import marker_symlink_safe
+    marker = marker_symlink_safe.WHERE
+except ImportError:
+    marker = None
+print(json.dumps({
+    "executable": sys.executable,
+    "prefix": sys.prefix,
+    "exec_prefix": sys.exec_prefix,
+    "base_prefix": sys.base_prefix,
+    "base_exec_prefix": sys.base_exec_prefix,
+    "base_executable": getattr(sys, "_base_executable", None),
+    "path": sys.path,
+    "sysconfig": sysconfig.get_paths(),
+    "site_packages": site.getsitepackages(),
+    "marker": marker,
+}))
+"""
+
+#: Per-subprocess limit: an exec loop must show up as a failure, not a hang.
+RUN_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class Target:
+    """An interpreter the tests create environments from."""
+
+    exe: Path
+    version: tuple[int, int, int]
+    origin: str
+
+    @property
+    def short(self) -> str:
+        return f"{self.version[0]}.{self.version[1]}"
+
+    @property
+    def id(self) -> str:
+        return f"cpython{'.'.join(map(str, self.version))}-{self.origin}"
+
+
+def _pyenv_root() -> Path | None:
+    if root := os.environ.get("PYENV_ROOT"):
+        return Path(root)
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    out = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+def _version_of(exe: Path) -> tuple[tuple[int, int, int], str]:
+    code = "import sys, platform; print(*sys.version_info[:3], platform.python_implementation())"
+    out = subprocess.run([str(exe), "-c", code], capture_output=True, text=True, check=True, timeout=RUN_TIMEOUT)
+    major, minor, micro, implementation = out.stdout.split()
+    return (int(major), int(minor), int(micro)), implementation
+
+
+def _candidates() -> list[tuple[Path, str]]:
+    """Every interpreter this machine offers: ``SYMLINK_SAFE_TEST_PYTHONS``, or pyenv's and the system ``python3``."""
+    if chosen := os.environ.get("SYMLINK_SAFE_TEST_PYTHONS"):
+        return [(Path(p), "env") for p in chosen.split(os.pathsep) if p]
+    found: list[tuple[Path, str]] = []
+    root = _pyenv_root()
+    if root is not None and (root / "versions").is_dir():
+        for version_dir in sorted((root / "versions").iterdir()):
+            name = version_dir.name
+            parts = name.split(".")
+            if not (parts[0].isdigit() and len(parts) > 1 and parts[1].isdigit()):
+                continue  # pypy3.9-7.3.x, miniconda, ...: not CPython targets
+            if (int(parts[0]), int(parts[1])) < (3, 8):
+                continue
+            found.append((version_dir / "bin" / "python3", "pyenv"))
+    system = Path("/usr/bin/python3")
+    if system.exists():
+        found.append((system, "system"))
+    return found
+
+
+def discover_targets() -> list[Target]:
+    """The target interpreters; one listed but unusable is an error, not a skip."""
+    targets = []
+    for exe, origin in _candidates():
+        version, implementation = _version_of(exe)  # raises: a listed interpreter must run
+        if implementation != "CPython":
+            continue
+        targets.append(Target(exe=exe, version=version, origin=origin))
+    if not targets:
+        msg = "no target interpreter found: install pyenv versions or set SYMLINK_SAFE_TEST_PYTHONS"
+        raise RuntimeError(msg)
+    return targets
+
+
+TARGETS = discover_targets()
+
+
+def pytest_report_header() -> list[str]:
+    return ["target interpreters: " + ", ".join(f"{t.id} ({t.exe})" for t in TARGETS)]
+
+
+_EXERCISED: set[str] = set()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_sep("-", "interpreters exercised")
+    for target in TARGETS:
+        mark = "ran" if target.id in _EXERCISED else "NOT RUN"
+        terminalreporter.write_line(f"{mark:8} {target.id:28} {target.exe}")
+
+
+@pytest.fixture(params=TARGETS, ids=[t.id for t in TARGETS])
+def target(request: pytest.FixtureRequest) -> Target:
+    """Each test that asks for it runs once for every interpreter on the machine."""
+    chosen: Target = request.param
+    _EXERCISED.add(chosen.id)
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def app_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One virtualenv app-data folder for the session: discovery and seed wheels are cached once."""
+    return tmp_path_factory.mktemp("app-data")
+
+
+@pytest.fixture(scope="session")
+def clean_environ(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment subprocesses run with: no user virtualenv config, no inherited PYTHON* variables."""
+    config = tmp_path_factory.mktemp("config") / "virtualenv.ini"
+    config.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUALENV_", "PYTHON", "PIP_"))}
+    env["VIRTUALENV_CONFIG_FILE"] = str(config)
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    return env
+
+
+@dataclass
+class Venv:
+    """A created environment."""
+
+    path: Path
+    target: Target
+
+    @property
+    def bin(self) -> Path:
+        return self.path / "bin"
+
+    @property
+    def python(self) -> Path:
+        return self.bin / "python"
+
+    @property
+    def site_packages(self) -> Path:
+        return self.path / "lib" / f"python{self.target.short}" / "site-packages"
+
+    @property
+    def cfg(self) -> Path:
+        return self.path / "pyvenv.cfg"
+
+    def add_marker(self) -> None:
+        """Put a module into the environment's own site-packages: it imports only when the environment is used."""
+        (self.site_packages / "marker_symlink_safe.py").write_text(f"WHERE = {str(self.path)!r}\n")
+
+
+class Runner:
+    """Runs real subprocesses with the clean environment."""
+
+    def __init__(self, environ: dict[str, str], app_data: Path) -> None:
+        self.environ = environ
+        self.app_data = app_data
+
+    def run(
+        self,
+        args: Sequence[str | os.PathLike[str]],
+        *,
+        env: dict[str, str] | None = None,
+        check: bool = False,
+        **kwargs: object,
+    ) -> subprocess.CompletedProcess[str]:
+        result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+            [str(a) for a in args],
+            env=self.environ if env is None else env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+            **kwargs,
+        )
+        if check and result.returncode != 0:
+            msg = f"{args} exited {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+            raise AssertionError(msg)
+        return result
+
+    def virtualenv(self, *args: str | os.PathLike[str], env: dict[str, str] | None = None) -> str:
+        """Run the virtualenv command line of the test environment, which has this plugin installed."""
+        cmd = [sys.executable, "-m", "virtualenv", "--app-data", str(self.app_data), *map(str, args)]
+        return self.run(cmd, env=env, check=True).stdout
+
+    def create(
+        self,
+        target: Target,
+        dest: Path,
+        *extra: str,
+        creator: str = "symlink-safe",
+        seed: bool = False,
+        marker: bool = True,
+    ) -> Venv:
+        """Create an environment at ``dest`` with ``creator`` (``--no-seed`` unless ``seed``)."""
+        args = ["-p", str(target.exe), "--creator", creator, *extra]
+        if not seed:
+            args.append("--no-seed")
+        self.virtualenv(*args, dest)
+        venv = Venv(dest, target)
+        if marker:
+            venv.add_marker()
+        return venv
+
+    def probe(self, *cmd: str | os.PathLike[str], **kwargs: object) -> dict[str, object]:
+        """Run ``cmd -c PROBE`` and return what the interpreter reports of itself."""
+        result = self.run([*cmd, "-c", PROBE], check=True, **kwargs)  # type: ignore[arg-type]
+        report: dict[str, object] = json.loads(result.stdout)
+        return report
+
+
+@pytest.fixture(scope="session")
+def runner(clean_environ: dict[str, str], app_data: Path) -> Runner:
+    return Runner(clean_environ, app_data)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Iterator[Path]:
+    """A working folder whose real path is itself, so expected paths need no resolving."""
+    real = tmp_path.resolve()
+    yield real
+
+
+def build_marker_wheel(folder: Path, name: str = "symlink_safe_probe") -> Path:
+    """A minimal pure-Python wheel, so pip installs a package without reaching an index."""
+    dist = f"{name}-1.0"
+    wheel = folder / f"{dist}-py3-none-any.whl"
+    files = {
+        f"{name}/__init__.py": "import sys\nPREFIX = sys.prefix\n",
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [f"{path},," for path in files] + [f"{dist}.dist-info/RECORD,,"]
+    files[f"{dist}.dist-info/RECORD"] = "\n".join(record) + "\n"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
