@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
 #: Names of the probe's output keys, the ``sys`` values a ``--copies`` environment is compared on.
 PROBE = r"""
@@ -249,10 +249,9 @@ def runner(clean_environ: dict[str, str], app_data: Path) -> Runner:
 
 
 @pytest.fixture
-def work(tmp_path: Path) -> Iterator[Path]:
+def work(tmp_path: Path) -> Path:
     """A working folder whose real path is itself, so expected paths need no resolving."""
-    real = tmp_path.resolve()
-    yield real
+    return tmp_path.resolve()
 
 
 def build_marker_wheel(folder: Path, name: str = "symlink_safe_probe") -> Path:

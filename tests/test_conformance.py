@@ -164,7 +164,9 @@ def test_c8_symlinked_environment_directory(runner: Runner, target: Target, work
 def test_c9_console_script_shebang(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     script = venv.bin / "where"
-    script.write_text(f"#!{venv.python}\nimport marker_symlink_safe, sys\nprint(sys.prefix, marker_symlink_safe.WHERE)\n")
+    script.write_text(
+        f"#!{venv.python}\nimport marker_symlink_safe, sys\nprint(sys.prefix, marker_symlink_safe.WHERE)\n"
+    )
     script.chmod(0o755)
     (work / "where-link").symlink_to(script)
     for invocation in (script, work / "where-link"):
@@ -186,8 +188,9 @@ def test_c10_children_run_in_environment(runner: Runner, target: Target, work: P
             return sys.prefix + " " + marker_symlink_safe.WHERE
 
         if __name__ == "__main__":
-            print(subprocess.run([sys.executable, "-c", "import sys, marker_symlink_safe as m; print(sys.prefix, m.WHERE)"],
-                                 check=True, capture_output=True, text=True).stdout.strip())
+            code = "import sys, marker_symlink_safe as m; print(sys.prefix, m.WHERE)"
+            child = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+            print(child.stdout.strip())
             for method in ("spawn", "forkserver"):
                 with multiprocessing.get_context(method).Pool(1) as pool:
                     print(pool.apply(where))
@@ -207,7 +210,7 @@ def test_c11_nested_venv(runner: Runner, target: Target, work: Path) -> None:
     assert_lands_in(got, nested)
     # 3.8-3.10 link nested/bin/python to our stub (home = env/bin); 3.11+ link it to the real base, making
     # nested a plain PEP 405 environment that is not ours to fix.
-    links_to_stub = os.path.samefile(nested.python, venv.python)
+    links_to_stub = nested.python.samefile(venv.python)
     assert links_to_stub == (target.version[:2] < (3, 11))
     if links_to_stub:
         (work / "nested-link").symlink_to(nested.python)
@@ -270,7 +273,7 @@ def test_c14_process_is_the_interpreter(runner: Runner, target: Target, work: Pa
         assert closed.stdout.strip() == "None"
         read_fd, write_fd = os.pipe()
         try:
-            child = subprocess.Popen(  # noqa: S603
+            child = subprocess.Popen(
                 [python, "-c", f"import os; os.write({write_fd}, str(os.getpid()).encode())"],
                 pass_fds=(write_fd,),
                 env=runner.environ,

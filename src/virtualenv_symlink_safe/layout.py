@@ -21,7 +21,7 @@ class StubbedCPython3Posix(CPython3Posix):
         install_stub(self.bin_dir, self.interpreter_names())
 
     def interpreter_names(self) -> list[str]:
-        """The names ``cpython3-posix`` gives the interpreter in ``bin/``, ``python`` first.
+        """List the names ``cpython3-posix`` gives the interpreter in ``bin/``, ``python`` first.
 
         :returns: the names, without duplicates
 

@@ -56,7 +56,7 @@ def _replace(target: Path, write: Callable[[Path], object]) -> None:
     try:
         write(tmp)
         tmp.chmod(0o755)
-        os.replace(tmp, target)
+        tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -31,7 +31,9 @@ def refusal_reason(interpreter: PythonInfo) -> str | None:
         version = ".".join(str(part) for part in interpreter.version_info[:3])
         return f"CPython {MIN_VERSION[0]}.{MIN_VERSION[1]} or later is required, not {version}"
     if not stub_available():
-        return "this installation has no compiled stub; reinstall virtualenv-symlink-safe on a machine with a C compiler"
+        return (
+            "this installation has no compiled stub; reinstall virtualenv-symlink-safe on a machine with a C compiler"
+        )
     return None
 
 

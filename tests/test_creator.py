@@ -1,0 +1,250 @@
+"""The creator as virtualenv users meet it: selection, layout, options, refusals."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+import pytest
+
+from conftest import TARGETS, Runner, Target, _pyenv_root
+from virtualenv_symlink_safe.creator import Refusal, SymlinkSafe
+from virtualenv_symlink_safe.stub import STUB_NAME, install_stub
+from virtualenv_symlink_safe.support import refusal_reason
+
+if TYPE_CHECKING:
+    from python_discovery import PythonInfo
+
+#: One interpreter is enough for what does not depend on the version: the newest here.
+NEWEST = max(TARGETS, key=lambda t: t.version)
+PACKAGE_STUB = Path(sys.modules["virtualenv_symlink_safe.stub"].__file__ or "").with_name(STUB_NAME)
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every entry below root with its kind, to compare layouts."""
+    kinds = {}
+    for path in sorted(root.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
+        kind = "link" if path.is_symlink() else "dir" if path.is_dir() else "file"
+        kinds[str(path.relative_to(root))] = kind
+    return kinds
+
+
+def interpreter_names(target: Target) -> set[str]:
+    return {"python", "python3", f"python{target.short}"}
+
+
+def test_plain_virtualenv_is_unchanged(runner: Runner, work: Path) -> None:
+    out = runner.virtualenv("-p", NEWEST.exe, "--no-seed", work / "env")
+    assert "creator CPython3Posix(" in out
+    assert (work / "env" / "bin" / "python").is_symlink()
+
+
+def test_builtin_is_still_cpython3_posix(runner: Runner) -> None:
+    out = runner.virtualenv("-p", NEWEST.exe, "--help")
+    assert "builtin = cpython3-posix" in " ".join(out.split())
+    assert "symlink-safe" in out
+
+
+def test_layout_is_cpython3_posix_but_for_the_interpreter(runner: Runner, target: Target, work: Path) -> None:
+    plain = runner.create(target, work / "plain" / "env", creator="cpython3-posix", marker=False)
+    safe = runner.create(target, work / "safe" / "env", marker=False)
+    plain_tree, safe_tree = tree(plain.path), tree(safe.path)
+    names = {f"bin/{name}" for name in interpreter_names(target)}
+    assert {k for k, v in plain_tree.items() if v == "link" and k.startswith("bin/python")} >= names
+    for name in names:
+        assert safe_tree.pop(name) == "file"
+        plain_tree.pop(name)
+    # the base's own name (pyenv's python3.X) may be an extra interpreter name in both
+    assert plain_tree.keys() == safe_tree.keys()
+    assert all(plain_tree[k] == safe_tree[k] for k in plain_tree if not k.startswith("bin/python"))
+
+
+def test_interpreter_names_are_hard_links_to_the_packaged_stub(runner: Runner, target: Target, work: Path) -> None:
+    venv = runner.create(target, work / "env")
+    stats = [(venv.bin / name).lstat() for name in interpreter_names(target)]
+    assert len({(s.st_dev, s.st_ino) for s in stats}) == 1
+    assert stats[0].st_nlink >= len(stats)
+    assert os.access(venv.python, os.X_OK)
+    assert venv.python.read_bytes() == PACKAGE_STUB.read_bytes()
+
+
+def test_stub_is_identical_everywhere_and_holds_no_path(runner: Runner, work: Path) -> None:
+    first = runner.create(NEWEST, work / "first-env")
+    second = runner.create(TARGETS[0], work / "second-env")
+    data = first.python.read_bytes()
+    assert data == second.python.read_bytes()
+    for fragment in (str(work), "first-env", str(Path.cwd()), "/work/", "pyenv"):
+        assert fragment.encode() not in data
+
+
+def test_selected_by_environment_variable(runner: Runner, work: Path) -> None:
+    env = {**runner.environ, "VIRTUALENV_CREATOR": "symlink-safe"}
+    out = runner.virtualenv("-p", NEWEST.exe, "--no-seed", work / "env", env=env)
+    assert "creator SymlinkSafe(" in out
+    assert not (work / "env" / "bin" / "python").is_symlink()
+
+
+def test_selected_by_config_file(runner: Runner, work: Path) -> None:
+    config = work / "virtualenv.ini"
+    config.write_text("[virtualenv]\ncreator = symlink-safe\n")
+    env = {**runner.environ, "VIRTUALENV_CONFIG_FILE": str(config)}
+    out = runner.virtualenv("-p", NEWEST.exe, "--no-seed", work / "env", env=env)
+    assert "creator SymlinkSafe(" in out
+    # the command line still wins over the file
+    out = runner.virtualenv("-p", NEWEST.exe, "--no-seed", "--creator", "cpython3-posix", work / "env2", env=env)
+    assert "creator CPython3Posix(" in out
+
+
+def test_clear(runner: Runner, work: Path) -> None:
+    venv = runner.create(NEWEST, work / "env")
+    (venv.path / "stale").write_text("")
+    runner.create(NEWEST, venv.path, "--clear")
+    assert not (venv.path / "stale").exists()
+    assert runner.probe(venv.python)["marker"] == str(venv.path)
+
+
+def test_recreate_in_place_replaces_the_stubs(runner: Runner, work: Path) -> None:
+    venv = runner.create(NEWEST, work / "env", creator="cpython3-posix")
+    assert venv.python.is_symlink()
+    runner.create(NEWEST, venv.path)
+    assert not venv.python.is_symlink()
+    assert runner.probe(venv.python)["marker"] == str(venv.path)
+    assert not list(venv.bin.glob(".*symlink-safe-tmp")), "a temporary file was left behind"
+
+
+def test_prompt_and_vcs_ignore(runner: Runner, work: Path) -> None:
+    venv = runner.create(NEWEST, work / "env", "--prompt", "my prompt", "--no-vcs-ignore")
+    assert 'prompt = "my prompt"' in venv.cfg.read_text()
+    assert "VIRTUAL_ENV_PROMPT='my prompt'" in (venv.bin / "activate").read_text()
+    assert not (venv.path / ".gitignore").exists()
+    default = runner.create(NEWEST, work / "default")
+    assert (default.path / ".gitignore").read_text().endswith("*\n")
+
+
+def test_system_site_packages(runner: Runner, work: Path) -> None:
+    venv = runner.create(NEWEST, work / "env", "--system-site-packages")
+    assert "include-system-site-packages = true" in venv.cfg.read_text()
+    (work / "link").symlink_to(venv.python)
+    report = runner.probe(work / "link")
+    assert report["marker"] == str(venv.path)
+    paths = report["path"]
+    assert isinstance(paths, list)
+    assert any(p.startswith(str(report["base_prefix"])) and p.endswith("site-packages") for p in paths)
+
+
+def test_venv_redirect(runner: Runner, work: Path) -> None:
+    runner.create(NEWEST, work / "project-env", "--venv-redirect")
+    assert (work / ".venv").read_text() == "project-env\n"
+
+
+def test_copies_keeps_the_stub(runner: Runner, work: Path) -> None:
+    venv = runner.create(NEWEST, work / "env", "--copies")
+    assert venv.python.read_bytes() == PACKAGE_STUB.read_bytes()
+    (work / "link").symlink_to(venv.python)
+    assert runner.probe(work / "link")["marker"] == str(venv.path)
+
+
+@pytest.mark.parametrize(
+    ("shell", "script"),
+    [
+        ("bash", "source {bin}/activate && python -c 'import marker_symlink_safe as m; print(m.WHERE)'"),
+        ("sh", ". {bin}/activate && python -c 'import marker_symlink_safe as m; print(m.WHERE)'"),
+    ],
+)
+def test_shell_activation(runner: Runner, work: Path, shell: str, script: str) -> None:
+    venv = runner.create(NEWEST, work / "env")
+    out = runner.run([shell, "-c", script.format(bin=venv.bin)], cwd=work, check=True).stdout
+    assert out.strip() == str(venv.path)
+
+
+def test_every_activator_is_written(runner: Runner, work: Path) -> None:
+    plain = runner.create(NEWEST, work / "plain", creator="cpython3-posix", marker=False)
+    venv = runner.create(NEWEST, work / "env", marker=False)
+    activators = {p.name for p in plain.bin.iterdir() if "activate" in p.name.lower()}
+    assert activators
+    assert activators == {p.name for p in venv.bin.iterdir() if "activate" in p.name.lower()}
+
+
+def test_activate_this(runner: Runner, work: Path) -> None:
+    venv = runner.create(NEWEST, work / "env")
+    activate_this = venv.bin / "activate_this.py"
+    code = f"import runpy; runpy.run_path({str(activate_this)!r}); import marker_symlink_safe as m; print(m.WHERE)"
+    out = runner.run([NEWEST.exe, "-c", code], check=True).stdout
+    assert out.strip() == str(venv.path)
+
+
+def test_refused_interpreter_says_why(runner: Runner, work: Path) -> None:
+    root = _pyenv_root()
+    old = sorted(root.glob("versions/3.[4-7].*/bin/python3")) if root else []
+    if not old:
+        pytest.skip("no CPython 3.4-3.7 on this machine to be refused")
+    exe = old[-1]
+    cmd = [sys.executable, "-m", "virtualenv", "--app-data", str(runner.app_data), "-p", str(exe)]
+    result = runner.run([*cmd, "--creator", "symlink-safe", work / "env"])
+    assert result.returncode == 1
+    assert "the symlink-safe creator cannot create an environment for" in result.stderr + result.stdout
+    assert "CPython 3.8 or later is required" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (work / "env").exists()
+
+
+def _interpreter(**overrides: object) -> PythonInfo:
+    values: dict[str, object] = {
+        "os": "posix",
+        "platform": "linux",
+        "implementation": "CPython",
+        "version_info": (3, 12, 1, "final", 0),
+        "executable": "/usr/bin/python3",
+    }
+    values.update(overrides)
+    return SimpleNamespace(**values)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"os": "nt", "platform": "win32"}, "only Linux is supported for now, not win32"),
+        ({"platform": "darwin"}, "only Linux is supported for now, not darwin"),
+        ({"implementation": "PyPy"}, "only CPython is supported for now, not PyPy"),
+        ({"version_info": (3, 7, 16, "final", 0)}, "CPython 3.8 or later is required, not 3.7.16"),
+        ({}, None),
+    ],
+)
+def test_refusal_reasons(overrides: dict[str, object], reason: str | None) -> None:
+    assert refusal_reason(_interpreter(**overrides)) == reason
+
+
+def test_refusal_is_raised_only_when_selected() -> None:
+    meta = SymlinkSafe.can_create(_interpreter(platform="darwin"))
+    assert isinstance(meta, Refusal)
+    assert meta.error is None  # stays a --creator choice, so the user gets the reason, not "invalid choice"
+    with pytest.raises(RuntimeError, match=r"^the symlink-safe creator cannot create .* not darwin$"):
+        SymlinkSafe.add_parser_arguments(None, _interpreter(), meta, None)  # type: ignore[arg-type]
+
+
+def test_plugin_import_survives_a_virtualenv_without_the_layout(runner: Runner) -> None:
+    code = (
+        "import sys; sys.modules['virtualenv.create.via_global_ref.builtin.cpython.cpython3'] = None\n"
+        "from types import SimpleNamespace as N\n"
+        "from virtualenv_symlink_safe.creator import SymlinkSafe\n"
+        "i = N(os='posix', platform='linux', implementation='CPython', version_info=(3, 12, 0), executable='x')\n"
+        "print(SymlinkSafe.can_create(i).reason)\n"
+    )
+    out = runner.run([sys.executable, "-c", code], check=True).stdout
+    assert out.startswith("this virtualenv version is not supported")
+
+
+def test_install_stub_falls_back_to_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> None:
+        raise PermissionError(1, "hard links refused here")
+
+    monkeypatch.setattr(os, "link", refuse)
+    install_stub(tmp_path, ["python", "python3"])
+    assert (tmp_path / "python3").read_bytes() == PACKAGE_STUB.read_bytes()
+    assert not (tmp_path / "python").samefile(tmp_path / "python3")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["python", "python3"]
