@@ -84,14 +84,14 @@ def _candidates() -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
     root = _pyenv_root()
     if root is not None and (root / "versions").is_dir():
-        for version_dir in sorted((root / "versions").iterdir()):
-            name = version_dir.name
-            parts = name.split(".")
-            if not (parts[0].isdigit() and len(parts) > 1 and parts[1].isdigit()):
+        versions = []
+        for version_dir in (root / "versions").iterdir():
+            parts = version_dir.name.split(".")
+            if not (len(parts) > 1 and parts[0].isdigit() and parts[1].isdigit()):
                 continue  # pypy3.9-7.3.x, miniconda, ...: not CPython targets
-            if (int(parts[0]), int(parts[1])) < (3, 8):
-                continue
-            found.append((version_dir / "bin" / "python3", "pyenv"))
+            if (major_minor := (int(parts[0]), int(parts[1]))) >= (3, 8):
+                versions.append((major_minor, version_dir))
+        found.extend((version_dir / "bin" / "python3", "pyenv") for _, version_dir in sorted(versions))
     system = Path("/usr/bin/python3")
     if system.exists():
         found.append((system, "system"))

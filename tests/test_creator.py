@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import distribution
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -248,3 +249,19 @@ def test_install_stub_falls_back_to_copies(tmp_path: Path, monkeypatch: pytest.M
     assert (tmp_path / "python3").read_bytes() == PACKAGE_STUB.read_bytes()
     assert not (tmp_path / "python").samefile(tmp_path / "python3")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["python", "python3"]
+
+
+@pytest.mark.parametrize("seeder", ["app-data", "pip"])
+def test_seeders(runner: Runner, work: Path, seeder: str) -> None:
+    venv = runner.create(NEWEST, work / "env", "--seeder", seeder, seed=True)
+    (work / "pip-link").symlink_to(venv.bin / "python3")
+    out = runner.run([work / "pip-link", "-m", "pip", "--version"], check=True).stdout
+    assert str(venv.site_packages) in out
+
+
+def test_installed_as_a_platform_wheel() -> None:
+    """The stub is native code: the wheel must say so, for any Python 3 (the stub links no libpython)."""
+    wheel = distribution("virtualenv-symlink-safe").read_text("WHEEL") or ""
+    tags = [line.split(": ", 1)[1] for line in wheel.splitlines() if line.startswith("Tag: ")]
+    assert tags
+    assert all(tag.startswith("py3-none-linux_") for tag in tags), tags
