@@ -12,24 +12,30 @@
  * absolute path inside the environment.  CPython then sees exactly what it
  * sees when started from a --copies environment.
  *
- * The rules are those of the stub contract (docs/explanation): the numbers
- * in the comments below ("rule 2.2") refer to it.  The program is read top
- * to bottom: find ourselves, find the environment, find the base, hand over.
+ * The rules are those of the stub contract (docs/explanation/lookup.rst): the
+ * numbers in the comments below ("rule 2.2") refer to it.  The program reads
+ * top to bottom: find ourselves, find the environment, find the base, hand
+ * over.
  *
  * It holds no path: every environment made by one plugin version gets the
  * same bytes, and an environment still works after mv or cp -a.
  *
  * Every failure prints one line on stderr and exits with its own status,
  * chosen clear of the interpreter's own (0, 1, 2, 120) and of the shell's
- * (126, 127, 128 + N).  On success nothing is printed.
+ * (126, 127, 128 + N).  On success nothing is printed, unless the trace
+ * variable SYMLINK_SAFE_TRACE asks for every check and decision (rule 7).
+ *
+ * The functions below main's report a failure by returning its status, with
+ * the message kept in `message`, so that the test harness and the fuzzers
+ * (tests/harness, fuzz/) can drive them in-process: build with
+ * -DSYMLINK_SAFE_NO_MAIN and include this file.
  */
 
-#define _XOPEN_SOURCE 700  /* realpath(), readlink() */
+#define _XOPEN_SOURCE 700 /* realpath(), readlink() */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +48,7 @@
 
 /* Exit statuses: documented in docs/reference/exit-statuses.rst. */
 enum {
+    STATUS_OK = 0,
     STATUS_NO_SELF = 101,       /* cannot tell which file is running */
     STATUS_NO_ENV = 102,        /* no pyvenv.cfg reachable */
     STATUS_CFG_UNREADABLE = 103,
@@ -49,7 +56,7 @@ enum {
     STATUS_CFG_NOT_TEXT = 105,
     STATUS_NO_BASE_KEY = 106,
     STATUS_BASE_UNUSABLE = 107, /* base interpreter missing or not executable */
-    STATUS_LINK_LOOP = 108,     /* more than MAX_LINK_STEPS symlinks followed */
+    STATUS_LINK_LOOP = 108,     /* more than MAX_LINK_STEPS symlinks */
     STATUS_NESTING = 109,       /* stubs as bases nested too deep, or a cycle */
     STATUS_PATH_TOO_LONG = 110,
     STATUS_EXEC_FAILED = 111
@@ -73,72 +80,137 @@ static const char PROGRAM[] = "symlink-safe";
 static char cfg_text[MAX_CFG_SIZE + 1];
 
 /* ---------------------------------------------------------------------------
- * Reporting
+ * Reporting: one message line for a failure, trace lines when asked.
  */
 
-/* Paths may hold any byte but NUL; keep the message on one line. */
-static void put_escaped(const char *s)
+/* Room for two escaped paths (4 bytes per byte at worst) and the words. */
+#define MESSAGE_SIZE (8 * PATH_MAX + 512)
+
+struct line {
+    char text[MESSAGE_SIZE];
+    size_t len;
+};
+
+static struct line message; /* the failure to report, if any */
+static struct line tracing_line;
+static int tracing;
+
+static void add_text(struct line *l, const char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            fprintf(stderr, "\\x%02x", c);
-        else
-            fputc(c, stderr);
-    }
+    size_t n = strlen(s);
+    if (n > sizeof l->text - 1 - l->len)
+        n = sizeof l->text - 1 - l->len;
+    memcpy(l->text + l->len, s, n);
+    l->len += n;
+    l->text[l->len] = '\0';
 }
 
-/*
- * Print "symlink-safe: <what> <path>[: <strerror>][; <hint>]" and exit.
- * errnum 0 means no system call failed.
- */
-static void fail(int status, const char *what, const char *path, int errnum,
-                 const char *hint)
+/* Paths may hold any byte but NUL; keep the line on one line. */
+static void add_path(struct line *l, const char *s)
 {
-    fprintf(stderr, "%s: %s", PROGRAM, what);
-    if (path) {
-        fputs(" ", stderr);
-        put_escaped(path);
+    static const char hex[] = "0123456789abcdef";
+    for (; *s && l->len + 5 < sizeof l->text; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f || c == '\\') {
+            l->text[l->len++] = '\\';
+            l->text[l->len++] = 'x';
+            l->text[l->len++] = hex[c >> 4];
+            l->text[l->len++] = hex[c & 0xf];
+        } else {
+            l->text[l->len++] = (char)c;
+        }
     }
-    if (errnum)
-        fprintf(stderr, ": %s", strerror(errnum));
-    if (hint)
-        fprintf(stderr, "; %s", hint);
-    fputc('\n', stderr);
-    exit(status);
+    l->text[l->len] = '\0';
+}
+
+static void msg_text(const char *s)
+{
+    add_text(&message, s);
+}
+
+static void msg_path(const char *s)
+{
+    add_path(&message, s);
+}
+
+static void msg_begin(void)
+{
+    message.len = 0;
+    message.text[0] = '\0';
+}
+
+/* Finish the message with the system's words for errnum, if any. */
+static int msg_end(int status, int errnum)
+{
+    if (errnum) {
+        msg_text(": ");
+        msg_text(strerror(errnum));
+    }
+    return status;
+}
+
+/* The common shape: "<text><path>[: <strerror>]". */
+static int fail(int status, int errnum, const char *text, const char *path)
+{
+    msg_begin();
+    msg_text(text);
+    if (path)
+        msg_path(path);
+    return msg_end(status, errnum);
+}
+
+/* Rule 7: "symlink-safe: trace: <a><path a><b><path b>" when tracing. */
+static void trace(const char *a, const char *path_a, const char *b, const char *path_b)
+{
+    struct line *l = &tracing_line;
+    if (!tracing)
+        return;
+    l->len = 0;
+    add_text(l, a);
+    if (path_a)
+        add_path(l, path_a);
+    if (b)
+        add_text(l, b);
+    if (path_b)
+        add_path(l, path_b);
+    fprintf(stderr, "%s: trace: %s\n", PROGRAM, l->text);
 }
 
 /* ---------------------------------------------------------------------------
- * Path helpers: all outputs are PATH_MAX buffers, overflow is a failure.
+ * Path helpers: outputs are PATH_MAX buffers; overflow is a failure.
  */
 
-static void copy_path(char *out, const char *in)
+static int copy_path(char *out, const char *in)
 {
     size_t n = strlen(in);
     if (n >= PATH_MAX)
-        fail(STATUS_PATH_TOO_LONG, "path too long:", in, 0, NULL);
-    memcpy(out, in, n + 1);
+        return fail(STATUS_PATH_TOO_LONG, 0, "path too long: ", in);
+    memmove(out, in, n + 1);
+    return STATUS_OK;
 }
 
 /* out = dir + "/" + name, without doubling the slash after "/". */
-static void join_path(char *out, const char *dir, const char *name)
+static int join_path(char *out, const char *dir, const char *name)
 {
     size_t d = strlen(dir), n = strlen(name);
-    int slash = (d > 0 && dir[d - 1] == '/') ? 0 : 1;
-    if (d + (size_t)slash + n >= PATH_MAX)
-        fail(STATUS_PATH_TOO_LONG, "path too long:", dir, 0, NULL);
+    size_t slash = (d > 0 && dir[d - 1] == '/') ? 0 : 1;
+    if (d + slash + n >= PATH_MAX)
+        return fail(STATUS_PATH_TOO_LONG, 0, "path too long: ", dir);
     memmove(out, dir, d);
     if (slash)
         out[d] = '/';
-    memcpy(out + d + slash, name, n + 1);
+    memmove(out + d + slash, name, n + 1);
+    return STATUS_OK;
 }
 
+/* The directory part; never longer than path, so it cannot overflow. */
 static void dir_name(char *out, const char *path)
 {
     const char *slash = strrchr(path, '/');
     size_t n;
     if (!slash) {
-        copy_path(out, ".");
+        out[0] = '.';
+        out[1] = '\0';
         return;
     }
     n = (slash == path) ? 1 : (size_t)(slash - path);
@@ -156,52 +228,51 @@ static const char *base_name(const char *path)
 static int make_absolute(char *out, const char *path)
 {
     char cwd[PATH_MAX];
-    if (path[0] == '/') {
-        copy_path(out, path);
-        return 0;
-    }
+    if (path[0] == '/')
+        return copy_path(out, path);
     if (!getcwd(cwd, sizeof cwd))
-        return -1;
-    join_path(out, cwd, path);
-    return 0;
+        return fail(errno == ERANGE || errno == ENAMETOOLONG ? STATUS_PATH_TOO_LONG : STATUS_NO_SELF,
+                    errno, "cannot read the working directory to complete ", path);
+    return join_path(out, cwd, path);
 }
 
 /*
- * Collapse ".", ".." and repeated "/" textually, as CPython 3.11+ does to
- * argv[0].  The input is absolute; ".." at the root stays at the root.
+ * Collapse ".", ".." and repeated "/" textually.  The result is absolute and
+ * clean (rule 4.1): ".." at the root stays at the root, and a leading "//"
+ * becomes "/" too, since Linux gives it no meaning of its own.
  */
-static void lexical_normalize(char *out, const char *in)
+static int lexical_normalize(char *out, const char *in)
 {
     size_t len = 0;
     const char *p = in;
     out[len++] = '/';
     while (*p) {
-        const char *start, *end;
+        const char *start;
         size_t n;
         while (*p == '/')
             p++;
         start = p;
         while (*p && *p != '/')
             p++;
-        end = p;
-        n = (size_t)(end - start);
+        n = (size_t)(p - start);
         if (n == 0 || (n == 1 && start[0] == '.'))
             continue;
         if (n == 2 && start[0] == '.' && start[1] == '.') {
             while (len > 1 && out[len - 1] != '/')
                 len--;
             if (len > 1)
-                len--;  /* drop the slash before the removed component */
+                len--; /* drop the slash before the removed component */
             continue;
         }
         if (len + (len > 1 ? 1 : 0) + n >= PATH_MAX)
-            fail(STATUS_PATH_TOO_LONG, "path too long:", in, 0, NULL);
+            return fail(STATUS_PATH_TOO_LONG, 0, "path too long: ", in);
         if (len > 1)
             out[len++] = '/';
         memcpy(out + len, start, n);
         len += n;
     }
     out[len] = '\0';
+    return STATUS_OK;
 }
 
 static int same_file(const struct stat *a, const struct stat *b)
@@ -220,33 +291,46 @@ static int is_executable_file(const char *path)
     return is_regular(path) && access(path, X_OK) == 0;
 }
 
+/* The status a failed path lookup deserves, by its errno. */
+static int status_for(int err, int otherwise)
+{
+    if (err == ELOOP)
+        return STATUS_LINK_LOOP;
+    if (err == ENAMETOOLONG)
+        return STATUS_PATH_TOO_LONG;
+    return otherwise;
+}
+
 /* ---------------------------------------------------------------------------
  * Rule 1: the invocation path.
  */
 
-/* Like execvp: the first PATH entry holding an executable regular file. */
+/*
+ * Like execvp: the first PATH entry holding an executable regular file.  An
+ * empty entry means the current directory, a relative one is taken against
+ * it; an unset PATH means execvp's default.  Entries too long to use are
+ * skipped, as execvp skips them.
+ */
 static int search_path(char *out, const char *name)
 {
     const char *path = getenv("PATH");
     const char *p;
-    char dir[PATH_MAX];
     if (!path)
-        path = "/bin:/usr/bin";  /* execvp's default when PATH is unset */
-    p = path;
-    for (;;) {
+        path = "/bin:/usr/bin";
+    for (p = path;;) {
         const char *end = strchr(p, ':');
         size_t n = end ? (size_t)(end - p) : strlen(p);
+        char dir[PATH_MAX], candidate[PATH_MAX];
         if (n < sizeof dir) {
-            char candidate[PATH_MAX];
             memcpy(dir, p, n);
             dir[n] = '\0';
-            /* An empty entry means the current directory. */
-            join_path(candidate, n ? dir : ".", name);
-            if (is_executable_file(candidate) && make_absolute(out, candidate) == 0)
-                return 0;
+            if (join_path(candidate, n ? dir : ".", name) == STATUS_OK && is_executable_file(candidate)) {
+                trace("found on PATH: ", candidate, NULL, NULL);
+                return make_absolute(out, candidate);
+            }
         }
         if (!end)
-            return -1;
+            return STATUS_NO_SELF;
         p = end + 1;
     }
 }
@@ -257,7 +341,7 @@ static int search_path(char *out, const char *name)
  * believed when it leads to the file that is running (rule 1.3); otherwise
  * the kernel's own record of the running program is used.
  */
-static void invocation_path(char *out, const char *argv0)
+static int invocation_path(char *out, const char *argv0)
 {
     char kernel[PATH_MAX];
     struct stat self, st;
@@ -265,27 +349,31 @@ static void invocation_path(char *out, const char *argv0)
     int have_argv0 = 0;
     ssize_t n;
 
+    trace("argv[0] is ", argv0 ? argv0 : "(none)", NULL, NULL);
     if (argv0 && argv0[0]) {
         if (strchr(argv0, '/'))
-            have_argv0 = make_absolute(out, argv0) == 0;
+            have_argv0 = make_absolute(out, argv0) == STATUS_OK;
         else
-            have_argv0 = search_path(out, argv0) == 0;
+            have_argv0 = search_path(out, argv0) == STATUS_OK;
     }
-    if (have_argv0 && stat(out, &st) == 0 && (!have_self || same_file(&st, &self)))
-        return;
-
-    n = have_self ? readlink("/proc/self/exe", kernel, sizeof kernel) : -1;
-    if (n < 0) {
-        /* Without the kernel's record, argv[0] is trusted if it exists. */
-        if (have_argv0 && stat(out, &st) == 0)
-            return;
-        fail(STATUS_NO_SELF, "cannot tell which file is running; argv[0] is",
-             argv0 ? argv0 : "(null)", 0, NULL);
+    if (have_argv0 && stat(out, &st) == 0) {
+        if (!have_self || same_file(&st, &self)) {
+            trace("invocation path ", out, NULL, NULL);
+            return STATUS_OK;
+        }
+        trace("not the running file, ignored: ", out, NULL, NULL);
     }
+    if (!have_self)
+        return fail(STATUS_NO_SELF, 0, "cannot tell which file is running; argv[0] is ",
+                    argv0 ? argv0 : "(none)");
+    n = readlink("/proc/self/exe", kernel, sizeof kernel);
+    if (n < 0)
+        return fail(status_for(errno, STATUS_NO_SELF), errno, "cannot read ", "/proc/self/exe");
     if ((size_t)n >= sizeof kernel)
-        fail(STATUS_PATH_TOO_LONG, "path too long:", "/proc/self/exe", 0, NULL);
+        return fail(STATUS_PATH_TOO_LONG, 0, "path too long: ", "/proc/self/exe");
     kernel[n] = '\0';
-    copy_path(out, kernel);
+    trace("invocation path (the kernel's record) ", kernel, NULL, NULL);
+    return copy_path(out, kernel);
 }
 
 /* ---------------------------------------------------------------------------
@@ -300,26 +388,25 @@ static int find_cfg(char *cfg, const char *dir)
 {
     char parent[PATH_MAX];
     dir_name(parent, dir);
-    join_path(cfg, parent, "pyvenv.cfg");
-    if (is_regular(cfg))
-        return 1;
-    join_path(cfg, dir, "pyvenv.cfg");
-    return is_regular(cfg);
+    return (join_path(cfg, parent, "pyvenv.cfg") == STATUS_OK && is_regular(cfg)) ||
+           (join_path(cfg, dir, "pyvenv.cfg") == STATUS_OK && is_regular(cfg));
 }
 
 /* Rule 2.4: name the file that is missing and the two ways to get here. */
-static void no_env(const char *path, const char *real_dir)
+static int no_env(const char *path, const char *real_dir)
 {
     char parent[PATH_MAX], cfg[PATH_MAX];
     dir_name(parent, real_dir);
-    join_path(cfg, parent, "pyvenv.cfg");
-    fprintf(stderr, "%s: no environment for ", PROGRAM);
-    put_escaped(path);
-    fputs(": ", stderr);
-    put_escaped(cfg);
-    fputs(" does not exist; either the environment lost its pyvenv.cfg, or this file is a hard link"
-          " or copy taken out of its environment (use a symlink to it instead)\n", stderr);
-    exit(STATUS_NO_ENV);
+    if (join_path(cfg, parent, "pyvenv.cfg") != STATUS_OK)
+        return STATUS_PATH_TOO_LONG;
+    msg_begin();
+    msg_text("no environment for ");
+    msg_path(path);
+    msg_text(": ");
+    msg_path(cfg);
+    msg_text(" does not exist; either the environment lost its pyvenv.cfg, or this file is a hard"
+             " link or copy taken out of its environment (use a symlink to it instead)");
+    return msg_end(STATUS_NO_ENV, 0);
 }
 
 /*
@@ -328,64 +415,70 @@ static void no_env(const char *path, const char *real_dir)
  * not a link.  On success venv holds the path to give CPython as argv[0] and
  * cfg the pyvenv.cfg that decided it.
  */
-static void find_env(char *venv, char *cfg, const char *start)
+static int find_env(char *venv, char *cfg, const char *start)
 {
-    char p[PATH_MAX], lex[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
-    char target[PATH_MAX];
-    int step;
+    char p[PATH_MAX], lex[PATH_MAX], dir[PATH_MAX], real[PATH_MAX], target[PATH_MAX];
+    int step, status;
 
-    copy_path(p, start);
+    if ((status = copy_path(p, start)) != STATUS_OK)
+        return status;
     for (step = 0; step <= MAX_LINK_STEPS; step++) {
         struct stat st_p, st_lex;
         ssize_t n;
 
+        trace("walk: ", p, NULL, NULL);
+
         /* 2.1: what CPython itself would decide if started as lex. */
-        lexical_normalize(lex, p);
+        if ((status = lexical_normalize(lex, p)) != STATUS_OK)
+            return status;
         if (stat(p, &st_p) == 0 && stat(lex, &st_lex) == 0 && same_file(&st_p, &st_lex)) {
             dir_name(dir, lex);
             if (find_cfg(cfg, dir)) {
-                copy_path(venv, lex);
-                return;
+                trace("lexical check found ", cfg, "; argv[0] becomes ", lex);
+                return copy_path(venv, lex);
             }
         }
 
         /* 2.2: a symlinked directory on the way, e.g. ~/tools -> env/bin. */
         dir_name(dir, p);
         if (!realpath(dir, real))
-            fail(STATUS_NO_ENV, "cannot resolve directory", dir, errno, NULL);
+            return fail(status_for(errno, STATUS_NO_ENV), errno, "cannot resolve directory ", dir);
         if (find_cfg(cfg, real)) {
-            join_path(venv, real, base_name(p));
-            return;
+            if ((status = join_path(venv, real, base_name(p))) != STATUS_OK)
+                return status;
+            trace("physical check found ", cfg, "; argv[0] becomes ", venv);
+            return STATUS_OK;
         }
 
         /* 2.3: follow one link, relative to the link's real directory. */
         n = readlink(p, target, sizeof target);
         if (n < 0) {
-            if (errno == EINVAL)  /* 2.4: not a link, the walk ends here */
-                no_env(p, real);
-            fail(STATUS_NO_ENV, "cannot read link", p, errno, NULL);
+            if (errno == EINVAL) /* 2.4: not a link, the walk ends here */
+                return no_env(p, real);
+            return fail(status_for(errno, STATUS_NO_ENV), errno, "cannot read link ", p);
         }
         if ((size_t)n >= sizeof target)
-            fail(STATUS_PATH_TOO_LONG, "link target too long:", p, 0, NULL);
+            return fail(STATUS_PATH_TOO_LONG, 0, "link target too long: ", p);
         target[n] = '\0';
-        if (target[0] == '/')
-            copy_path(p, target);
-        else
-            join_path(p, real, target);
+        trace("no pyvenv.cfg; following the link to ", target, NULL, NULL);
+        status = target[0] == '/' ? copy_path(p, target) : join_path(p, real, target);
+        if (status != STATUS_OK)
+            return status;
     }
-    fail(STATUS_LINK_LOOP, "too many levels of symbolic links from", start, 0, NULL);
+    return fail(STATUS_LINK_LOOP, 0, "too many levels of symbolic links from ", start);
 }
 
 /* ---------------------------------------------------------------------------
  * Rule 3: the base interpreter.
  */
 
+/* What Python's str.strip() removes, for the ASCII range. */
 static int is_space(char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
 }
 
-/* Trim [*s, *e) in place and NUL-terminate it. */
+/* Trim [s, e) in place and NUL-terminate it. */
 static char *strip(char *s, char *e)
 {
     while (s < e && is_space(*s))
@@ -412,41 +505,23 @@ struct cfg_keys {
     const char *base_executable, *executable, *home, *version_info, *version;
 };
 
-/* Read pyvenv.cfg as CPython does: "key = value", first "=" splits. */
-static void read_cfg(struct cfg_keys *keys, const char *cfg)
+/*
+ * Parse text[0..len) in place as CPython's getpath reads pyvenv.cfg: lines
+ * end at "\n", "key = value" splits at the first "=", key and value are
+ * stripped, keys compare case-insensitively; the first occurrence wins, as
+ * for "home" in CPython.  text[len] must be writable.
+ */
+static int parse_cfg(struct cfg_keys *keys, char *text, size_t len)
 {
-    size_t len = 0;
     char *line, *end;
-    int fd = open(cfg, O_RDONLY);
-
-    if (fd < 0)
-        fail(STATUS_CFG_UNREADABLE, "cannot read", cfg, errno, NULL);
-    for (;;) {
-        ssize_t n = read(fd, cfg_text + len, sizeof cfg_text - len);
-        if (n < 0) {
-            int err = errno;
-            if (err == EINTR)
-                continue;
-            close(fd);
-            fail(STATUS_CFG_UNREADABLE, "cannot read", cfg, err, NULL);
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > MAX_CFG_SIZE) {
-            close(fd);
-            fail(STATUS_CFG_TOO_LARGE, "pyvenv.cfg larger than 1 MiB:", cfg, 0, NULL);
-        }
-    }
-    close(fd);
-    if (memchr(cfg_text, '\0', len))
-        fail(STATUS_CFG_NOT_TEXT, "pyvenv.cfg is not text (it holds NUL bytes):", cfg, 0, NULL);
-    cfg_text[len] = '\0';
 
     memset(keys, 0, sizeof *keys);
-    for (line = cfg_text; line < cfg_text + len; line = end + 1) {
+    if (memchr(text, '\0', len))
+        return STATUS_CFG_NOT_TEXT;
+    text[len] = '\0';
+    for (line = text; line < text + len; line = end + 1) {
         char *eq, *key, *value;
-        end = line + strcspn(line, "\r\n");
+        end = line + strcspn(line, "\n");
         eq = memchr(line, '=', (size_t)(end - line));
         if (!eq) {
             *end = '\0';
@@ -454,7 +529,6 @@ static void read_cfg(struct cfg_keys *keys, const char *cfg)
         }
         key = strip(line, eq);
         value = strip(eq + 1, end);
-        /* The first occurrence wins, as for "home" in CPython's getpath. */
         if (key_is(key, "base-executable") && !keys->base_executable)
             keys->base_executable = value;
         else if (key_is(key, "executable") && !keys->executable)
@@ -466,6 +540,38 @@ static void read_cfg(struct cfg_keys *keys, const char *cfg)
         else if (key_is(key, "version") && !keys->version)
             keys->version = value;
     }
+    return STATUS_OK;
+}
+
+/* Rule 3.4: read at most MAX_CFG_SIZE bytes of cfg, then parse them. */
+static int read_cfg(struct cfg_keys *keys, const char *cfg)
+{
+    size_t len = 0;
+    int status, fd = open(cfg, O_RDONLY);
+
+    if (fd < 0)
+        return fail(STATUS_CFG_UNREADABLE, errno, "cannot read ", cfg);
+    for (;;) {
+        ssize_t n = read(fd, cfg_text + len, sizeof cfg_text - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            return fail(STATUS_CFG_UNREADABLE, err, "cannot read ", cfg);
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > MAX_CFG_SIZE) {
+            close(fd);
+            return fail(STATUS_CFG_TOO_LARGE, 0, "pyvenv.cfg larger than 1 MiB: ", cfg);
+        }
+    }
+    close(fd);
+    if ((status = parse_cfg(keys, cfg_text, len)) != STATUS_OK)
+        return fail(status, 0, "pyvenv.cfg is not text (it holds NUL bytes): ", cfg);
+    return STATUS_OK;
 }
 
 /* "3.12.1.final.0" or "3.12.1" -> "python3.12"; 0 if it is not such a string. */
@@ -475,7 +581,7 @@ static int versioned_name(char *out, size_t size, const char *version)
     if (!major || version[major] != '.')
         return 0;
     minor = strspn(version + major + 1, "0123456789");
-    if (!minor || major + minor + 8 > size)
+    if (!minor || 6 + major + 1 + minor + 1 > size)
         return 0;
     memcpy(out, "python", 6);
     memcpy(out + 6, version, major + 1 + minor);
@@ -483,13 +589,32 @@ static int versioned_name(char *out, size_t size, const char *version)
     return 1;
 }
 
+/* Rule 3.1: in "home", pythonX.Y (from version_info, else version), python3, python. */
+static int base_in_home(char *base, const struct cfg_keys *keys)
+{
+    static const char *const fallbacks[] = {"python3", "python"};
+    const char *version = keys->version_info ? keys->version_info : keys->version;
+    char name[32];
+    size_t i;
+    if (version && versioned_name(name, sizeof name, version) &&
+        join_path(base, keys->home, name) == STATUS_OK && is_executable_file(base))
+        return 1;
+    for (i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++)
+        if (join_path(base, keys->home, fallbacks[i]) == STATUS_OK && is_executable_file(base))
+            return 1;
+    return 0;
+}
+
 /* Rule 3.1 and 3.2: the base interpreter named by cfg, checked to be usable. */
-static void base_from_cfg(char *base, const char *cfg)
+static int base_from_cfg(char *base, const char *cfg)
 {
     struct cfg_keys keys;
-    const char *key = NULL, *value = NULL;
+    const char *key, *value;
+    int status, err;
+    struct stat st;
 
-    read_cfg(&keys, cfg);
+    if ((status = read_cfg(&keys, cfg)) != STATUS_OK)
+        return status;
     if (keys.base_executable) {
         key = "base-executable";
         value = keys.base_executable;
@@ -497,43 +622,37 @@ static void base_from_cfg(char *base, const char *cfg)
         key = "executable";
         value = keys.executable;
     } else if (keys.home) {
-        char name[32];
-        const char *version = keys.version_info ? keys.version_info : keys.version;
-        if (version && versioned_name(name, sizeof name, version)) {
-            join_path(base, keys.home, name);
-            if (is_executable_file(base))
-                return;
+        if (base_in_home(base, &keys)) {
+            trace("base interpreter (from 'home') ", base, NULL, NULL);
+            return STATUS_OK;
         }
-        join_path(base, keys.home, "python3");
-        if (is_executable_file(base))
-            return;
-        join_path(base, keys.home, "python");
-        if (is_executable_file(base))
-            return;
-        fprintf(stderr, "%s: no python interpreter in 'home' of ", PROGRAM);
-        put_escaped(cfg);
-        fputs(": ", stderr);
-        put_escaped(keys.home);
-        fputc('\n', stderr);
-        exit(STATUS_BASE_UNUSABLE);
+        msg_begin();
+        msg_text("no python interpreter in 'home' of ");
+        msg_path(cfg);
+        msg_text(": ");
+        msg_path(keys.home);
+        return msg_end(STATUS_BASE_UNUSABLE, 0);
     } else {
-        fail(STATUS_NO_BASE_KEY,
-             "no base-executable, executable or home key in", cfg, 0, NULL);
+        return fail(STATUS_NO_BASE_KEY, 0, "no base-executable, executable or home key in ", cfg);
     }
 
-    copy_path(base, value);
-    if (!is_executable_file(base)) {
-        int err = errno;
-        struct stat st;
-        if (stat(base, &st) == 0)
-            err = S_ISREG(st.st_mode) ? EACCES : EISDIR;
-        fprintf(stderr, "%s: base interpreter from '%s' in ", PROGRAM, key);
-        put_escaped(cfg);
-        fputs(" is not usable: ", stderr);
-        put_escaped(base);
-        fprintf(stderr, ": %s\n", strerror(err));
-        exit(STATUS_BASE_UNUSABLE);
+    if ((status = copy_path(base, value)) != STATUS_OK)
+        return status;
+    if (is_executable_file(base)) {
+        trace("base interpreter (from '", key, "') ", base);
+        return STATUS_OK;
     }
+    err = errno;
+    if (stat(base, &st) == 0)
+        err = S_ISREG(st.st_mode) ? EACCES : EISDIR;
+    msg_begin();
+    msg_text("base interpreter from '");
+    msg_text(key);
+    msg_text("' in ");
+    msg_path(cfg);
+    msg_text(" is not usable: ");
+    msg_path(base);
+    return msg_end(STATUS_BASE_UNUSABLE, err);
 }
 
 /*
@@ -574,39 +693,64 @@ static int is_stub(const char *path, const struct stat *self)
     return 0;
 }
 
+/*
+ * From an invocation path to the base to run and the argv[0] to give it.  The
+ * base may itself be a stub: "python -m venv nested" run from a stub
+ * environment on 3.8-3.10 writes "home = env/bin".  Exec'ing it would start
+ * this same decision again, forever, so walk on to that stub's own
+ * environment and its base instead, remembering each pyvenv.cfg to tell a
+ * cycle from mere depth.
+ */
+static int decide(char *venv, char *base, const char *invoked, const struct stat *self)
+{
+    static char cfg[PATH_MAX], stub_path[PATH_MAX], ignored[PATH_MAX];
+    struct stat seen[MAX_NESTING + 1];
+    int depth, i, status;
+
+    if ((status = find_env(venv, cfg, invoked)) != STATUS_OK)
+        return status;
+    for (depth = 0;; depth++) {
+        if (stat(cfg, &seen[depth]) != 0)
+            return fail(STATUS_CFG_UNREADABLE, errno, "cannot read ", cfg);
+        for (i = 0; i < depth; i++)
+            if (same_file(&seen[i], &seen[depth]))
+                return fail(STATUS_NESTING, 0, "environments whose bases lead back to each other, at ", cfg);
+        if ((status = base_from_cfg(base, cfg)) != STATUS_OK)
+            return status;
+        if (!is_stub(base, self))
+            return STATUS_OK;
+        if (depth == MAX_NESTING)
+            return fail(STATUS_NESTING, 0, "environments nested more than 8 deep, at ", cfg);
+        trace("the base is a stub, going on to its own environment: ", base, NULL, NULL);
+        if ((status = make_absolute(stub_path, base)) != STATUS_OK ||
+            (status = find_env(ignored, cfg, stub_path)) != STATUS_OK)
+            return status;
+    }
+}
+
 /* ---------------------------------------------------------------------------
  * Rule 4: the hand-over.
  */
+
+#ifndef SYMLINK_SAFE_NO_MAIN
 
 extern char **environ;
 
 int main(int argc, char **argv)
 {
-    static char invoked[PATH_MAX], venv[PATH_MAX], cfg[PATH_MAX];
-    static char base[PATH_MAX], ignored[PATH_MAX];
+    static char invoked[PATH_MAX], venv[PATH_MAX], base[PATH_MAX];
     char *fallback_argv[2];
+    const char *trace_var = getenv("SYMLINK_SAFE_TRACE");
     struct stat self;
-    int have_self = stat("/proc/self/exe", &self) == 0;
-    int depth;
+    int status;
 
-    invocation_path(invoked, argc > 0 ? argv[0] : NULL);
-    find_env(venv, cfg, invoked);
-
-    /*
-     * The base may itself be a stub: "python -m venv nested" run from a stub
-     * environment on 3.8-3.10 writes "home = env/bin".  Exec'ing it would
-     * start this same decision again, forever, so walk on to that stub's
-     * own environment and its base instead.
-     */
-    for (depth = 0;; depth++) {
-        base_from_cfg(base, cfg);
-        if (!is_stub(base, have_self ? &self : NULL))
-            break;
-        if (depth == MAX_NESTING)
-            fail(STATUS_NESTING, "environments nested too deep, or in a cycle, at", cfg, 0, NULL);
-        if (make_absolute(invoked, base) != 0)
-            fail(STATUS_NO_SELF, "cannot read the working directory for", base, errno, NULL);
-        find_env(ignored, cfg, invoked);
+    tracing = trace_var && trace_var[0] && strcmp(trace_var, "0") != 0;
+    status = invocation_path(invoked, argc > 0 ? argv[0] : NULL);
+    if (status == STATUS_OK)
+        status = decide(venv, base, invoked, stat("/proc/self/exe", &self) == 0 ? &self : NULL);
+    if (status != STATUS_OK) {
+        fprintf(stderr, "%s: %s\n", PROGRAM, message.text);
+        return status;
     }
 
     /* No fork, no wrapper: the interpreter takes over this very process. */
@@ -617,7 +761,11 @@ int main(int argc, char **argv)
         fallback_argv[1] = NULL;
         argv = fallback_argv;
     }
+    trace("exec ", base, " with argv[0] ", venv);
     execve(base, argv, environ);
-    fail(STATUS_EXEC_FAILED, "cannot execute", base, errno, NULL);
+    fail(STATUS_EXEC_FAILED, errno, "cannot execute ", base);
+    fprintf(stderr, "%s: %s\n", PROGRAM, message.text);
     return STATUS_EXEC_FAILED;
 }
+
+#endif
