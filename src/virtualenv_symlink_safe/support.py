@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from .elf import stub_mismatch
 from .stub import stub_available
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ def refusal_reason(interpreter: PythonInfo) -> str | None:
         return (
             "this installation has no compiled stub; reinstall virtualenv-symlink-safe on a machine with a C compiler"
         )
-    return None
+    # Contract rule 5: tools read sys.executable's ELF header, which in the environment is the stub's.
+    return stub_mismatch(getattr(interpreter, "system_executable", None) or interpreter.executable)
 
 
 __all__ = [
