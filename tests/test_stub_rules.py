@@ -1,0 +1,267 @@
+"""The stub's harder edges, run for real: bad pyvenv.cfg files, link loops, nesting, deep paths, odd bytes, tracing.
+
+Case names (E2, C16, ...) are those of the conformance table; rule numbers are the contract's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from conftest import PROBE, RUN_TIMEOUT
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conftest import Runner, Target, Venv
+
+STATUS_CFG_UNREADABLE = 103
+STATUS_CFG_TOO_LARGE = 104
+STATUS_CFG_NOT_TEXT = 105
+STATUS_NO_BASE_KEY = 106
+STATUS_NESTING = 109
+
+#: What a child reports of the process it runs in, as bytes in hex so no byte is lost on the way.
+REPORT = r"""
+import json, os, sys
+fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+print(json.dumps({
+    "environ": sorted([k.hex(), v.hex()] for k, v in os.environb.items()),
+    "argv": [os.fsencode(a).hex() for a in sys.argv[1:]],
+    "fds": fds,
+    "prefix": os.fsencode(sys.prefix).hex(),
+}))
+"""
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess[str], status: int, *mentions: str) -> None:
+    assert result.returncode == status, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("symlink-safe: ")
+    assert result.stderr.count("\n") == 1, result.stderr
+    for mention in mentions:
+        assert mention in result.stderr
+
+
+def point_base_at(venv: Venv, base: Path | str) -> None:
+    """Rewrite the environment's base-executable."""
+    lines = venv.cfg.read_text().splitlines()
+    venv.cfg.write_text(
+        "".join(f"base-executable = {base}\n" if line.startswith("base-exec") else f"{line}\n" for line in lines)
+    )
+
+
+# E2: pyvenv.cfg empty, without a base key, garbage, huge, unreadable.
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b"", STATUS_NO_BASE_KEY),
+        (b"version = 3.12.1\ninclude-system-site-packages = false\nhome\n", STATUS_NO_BASE_KEY),
+        (bytes(range(256)) * 4, STATUS_CFG_NOT_TEXT),
+        (bytes(range(1, 256)).replace(b"=", b"") * 64, STATUS_NO_BASE_KEY),
+        (b"# " + b"x" * (10 * 1024 * 1024) + b"\n", STATUS_CFG_TOO_LARGE),
+    ],
+    ids=["empty", "no-base-key", "garbage-with-nul", "garbage-without-equals", "10MiB"],
+)
+def test_e2_bad_pyvenv_cfg(runner: Runner, target: Target, work: Path, content: bytes, status: int) -> None:
+    venv = runner.create(target, work / "env")
+    venv.cfg.write_bytes(content)
+    (work / "link").symlink_to(venv.python)
+    for invocation in (venv.python, work / "link"):
+        assert_one_line_failure(runner.run([invocation, "-c", "pass"]), status, str(venv.cfg))
+
+
+def test_e2_unreadable_pyvenv_cfg(runner: Runner, target: Target, work: Path) -> None:
+    """A pyvenv.cfg whose read fails (root reads any file by mode, so use one the kernel refuses to read)."""
+    venv = runner.create(target, work / "env")
+    venv.cfg.unlink()
+    venv.cfg.symlink_to("/proc/self/mem")  # a regular file; reading its first page fails with EIO
+    assert_one_line_failure(runner.run([venv.python, "-c", "pass"]), STATUS_CFG_UNREADABLE, str(venv.cfg), "error")
+
+
+# E4 and rule 1.3: argv[0] naming a link loop or a chain longer than the kernel follows.
+def test_e4_argv0_loop_and_long_chain(runner: Runner, target: Target, work: Path) -> None:
+    venv = runner.create(target, work / "env")
+    (work / "a").symlink_to("b")
+    (work / "b").symlink_to("a")
+    chain = [work / f"l{i}" for i in range(50)]
+    for here, there in zip(chain, chain[1:]):
+        here.symlink_to(there.name)
+    chain[-1].symlink_to(venv.python)
+    for forged in (work / "a", chain[0]):
+        got = runner.probe(forged, executable=str(venv.python))
+        assert got["prefix"] == str(venv.path)
+        assert got["executable"] == str(venv.python)
+
+
+# E5 and rule 3.3: bases that are stubs, nested too deep or in a cycle.
+def test_e5_cycle_of_environments(runner: Runner, target: Target, work: Path) -> None:
+    first = runner.create(target, work / "first")
+    second = runner.create(target, work / "second")
+    point_base_at(first, second.python)
+    point_base_at(second, first.python)
+    for venv in (first, second):
+        assert_one_line_failure(runner.run([venv.python, "-c", "pass"]), STATUS_NESTING, "lead back")
+
+
+def test_e5_nesting_depth(runner: Runner, target: Target, work: Path) -> None:
+    envs = [runner.create(target, work / f"env{i}") for i in range(10)]
+    for outer, inner in zip(envs, envs[1:]):
+        point_base_at(outer, inner.python)
+    # env0 -> env1 -> ... -> env9 (real base): nine stubs in a row is one more than allowed
+    assert_one_line_failure(runner.run([envs[0].python, "-c", "pass"]), STATUS_NESTING, "more than 8")
+    # env1 .. env9: eight stubs as bases are fine, and the interpreter runs as env1
+    assert runner.probe(envs[1].python)["marker"] == str(envs[1].path)
+
+
+# E6: a working directory nested deeper than PATH_MAX.
+def test_e6_deep_working_directory(runner: Runner, target: Target, work: Path) -> None:
+    venv = runner.create(target, work / "env")
+    fd = os.open(work, os.O_RDONLY)
+    try:
+        for _ in range(60):  # 60 * 101 bytes > PATH_MAX
+            os.mkdir("d" * 100, dir_fd=fd)
+            deeper = os.open("d" * 100, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = deeper
+        os.symlink(venv.python, "py", dir_fd=fd)
+        result = subprocess.run(
+            ["./py", "-c", "import sys, marker_symlink_safe as m; print(sys.prefix, m.WHERE)"],
+            executable=None,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+            env=runner.environ,
+            preexec_fn=lambda: os.fchdir(fd),  # the cwd is too long to name in cwd=
+            pass_fds=(fd,),
+        )
+    finally:
+        os.close(fd)
+    # getcwd() fails there, so "./py" cannot be completed; the kernel's record of the stub is used instead
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(venv.path), str(venv.path)]
+
+
+# C16: what the interpreter sees is exactly what the stub was given.
+def test_c16_environment_argv_and_fds_pass_through(runner: Runner, target: Target, work: Path) -> None:
+    venv = runner.create(target, work / "env")
+    plain = runner.create(target, work / "plain", creator="cpython3-posix")
+    (work / "link").symlink_to(venv.python)
+    environ = {k.encode(): v.encode() for k, v in runner.environ.items()}
+    environ |= {b"SPACES": b"a b  c", b"NEWLINE": b"one\ntwo", b"NOT_UTF8": b"\xff\xfe", b"EMPTY": b""}
+    args = [b"", b" ", b"two words", b"new\nline", b"\xff\xfe", b"-c", b"--", b"$HOME"]
+    extra_fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(3)]
+    try:
+        reports = {}
+        for name, python in {"stub": venv.python, "link": work / "link", "plain": plain.python}.items():
+            result = subprocess.run(
+                [os.fsencode(python), b"-c", REPORT.encode(), *args],
+                capture_output=True,
+                timeout=RUN_TIMEOUT,
+                check=True,
+                env=environ,
+                pass_fds=extra_fds,
+            )
+            reports[name] = json.loads(result.stdout)
+    finally:
+        for fd in extra_fds:
+            os.close(fd)
+    for report in reports.values():
+        assert report["environ"] == sorted([k.hex(), v.hex()] for k, v in environ.items())
+        assert report["argv"] == [a.hex() for a in args]
+    assert reports["stub"]["fds"] == reports["plain"]["fds"] == reports["link"]["fds"]
+    assert set(extra_fds) <= set(reports["stub"]["fds"])
+    assert bytes.fromhex(reports["link"]["prefix"]) == os.fsencode(venv.path)
+
+
+# Rule 2.5: any byte but NUL in the paths on the way.
+def test_rule_2_5_odd_bytes_in_paths(runner: Runner, target: Target, work: Path) -> None:
+    venv = runner.create(target, work / "env")
+    odd = os.fsencode(work) + b"/odd \"'$`\\ \n\t\xff\xc3\xa9 env"
+    os.rename(os.fsencode(venv.path), odd)  # noqa: PTH104  # Path cannot hold undecodable bytes
+    link = os.fsencode(work) + b"/link \xfe\n"
+    os.symlink(odd + b"/bin/python", link)  # noqa: PTH211  # likewise
+    code = b"import os, sys, marker_symlink_safe; print(os.fsencode(sys.prefix).hex())"
+    for invocation in (odd + b"/bin/python", link):
+        result = subprocess.run([invocation, b"-c", code], capture_output=True, timeout=RUN_TIMEOUT, check=True)
+        assert bytes.fromhex(result.stdout.decode().strip()) == odd
+
+
+# Rule 1.2: a bare argv[0] is searched on PATH the way execvp does.
+def test_rule_1_2_path_search(runner: Runner, target: Target, work: Path) -> None:
+    venv = runner.create(target, work / "env")
+    decoy_dir, dir_named_python = work / "decoy", work / "has-dir"
+    decoy_dir.mkdir()
+    (decoy_dir / "python").write_text("not executable")
+    (dir_named_python / "python").mkdir(parents=True)
+    cases = {
+        "empty entry is the working directory": (f"/nonexistent::{os.defpath}", venv.bin, "./python"),
+        "relative entry": ("env/bin", work, "env/bin/python"),
+        "unusable entries are skipped": (f"{decoy_dir}:{dir_named_python}:{venv.bin}", work, f"{venv.bin}/python"),
+    }
+    for name, (path, cwd, found) in cases.items():
+        env = {**runner.environ, "PATH": path, "SYMLINK_SAFE_TRACE": "1"}
+        result = runner.run(["python", "-c", "import sys; print(sys.prefix)"], env=env, cwd=cwd, executable=venv.python)
+        assert result.stdout.strip() == str(venv.path), name
+        assert f"found on PATH: {found}\n" in result.stderr, name
+        assert "not the running file" not in result.stderr, name
+
+
+def test_rule_1_2_unset_path_uses_the_default(runner: Runner, target: Target, work: Path) -> None:
+    venv = runner.create(target, work / "env")
+    env = {k: v for k, v in runner.environ.items() if k != "PATH"} | {"SYMLINK_SAFE_TRACE": "1"}
+    result = runner.run(["python3", "-c", "import sys; print(sys.prefix)"], env=env, executable=venv.python)
+    assert result.stdout.strip() == str(venv.path)
+    # execvp's default path (/bin:/usr/bin) holds Debian's python3: found, then refused as not the running file
+    assert re.search(r"found on PATH: (/usr)?/bin/python3\n", result.stderr), result.stderr
+    assert re.search(r"not the running file, ignored: (/usr)?/bin/python3\n", result.stderr), result.stderr
+
+
+# Rule 7: the trace variable.
+def test_rule_7_trace(runner: Runner, target: Target, work: Path) -> None:
+    venv = runner.create(target, work / "env")
+    (work / "link").symlink_to(venv.python)
+    base = dict(line.split(" = ", 1) for line in venv.cfg.read_text().splitlines())["base-executable"]
+    for value in ("", "0"):
+        quiet = runner.run([work / "link", "-c", "pass"], env={**runner.environ, "SYMLINK_SAFE_TRACE": value})
+        assert quiet.stderr == ""
+    code = "import os; print(os.environ['SYMLINK_SAFE_TRACE'])"
+    traced = runner.run([work / "link", "-c", code], env={**runner.environ, "SYMLINK_SAFE_TRACE": "1"}, check=True)
+    assert traced.stdout == "1\n", "the variable must reach the interpreter unchanged"
+    lines = traced.stderr.splitlines()
+    assert all(line.startswith("symlink-safe: trace: ") for line in lines)
+    text = "\n".join(line.removeprefix("symlink-safe: trace: ") for line in lines)
+    assert f"argv[0] is {work / 'link'}" in text
+    assert f"following the link to {venv.python}" in text
+    assert f"lexical check found {venv.cfg}; argv[0] becomes {venv.python}" in text
+    assert f"base interpreter (from 'base-executable') {base}" in text
+    assert lines[-1] == f"symlink-safe: trace: exec {base} with argv[0] {venv.python}"
+
+
+def test_the_stub_needs_no_python_on_path(runner: Runner, target: Target, work: Path) -> None:
+    """The stub itself uses nothing but the kernel: an empty environment still works."""
+    venv = runner.create(target, work / "env")
+    result = subprocess.run(
+        [venv.python, "-c", PROBE], capture_output=True, text=True, timeout=RUN_TIMEOUT, check=True, env={}
+    )
+    assert json.loads(result.stdout)["marker"] == str(venv.path)
+
+
+def test_interpreter_without_argv(runner: Runner, target: Target, work: Path) -> None:
+    """argc == 0 (a caller may execve with an empty argv): the kernel's record stands in for argv[0]."""
+    venv = runner.create(target, work / "env")
+    code = (
+        "import ctypes; libc = ctypes.CDLL(None); none = (ctypes.c_char_p * 1)(None); "
+        f"libc.execve({bytes(venv.python)!r}, none, none)"
+    )
+    result = runner.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
+    # CPython without arguments reads a program from stdin, which is empty here: it exits 0 having run nothing
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
