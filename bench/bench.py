@@ -1,0 +1,484 @@
+"""Measure what the stub costs: interpreter start-up through it, and the time to create an environment.
+
+Start-up: ``python -c pass`` and ``python -S -I -c pass`` through the stub, through a plain symlink environment
+(``cpython3-posix``, the baseline), through a ``--copies`` environment, and through a no-op ``execve`` trampoline
+(``trampoline.c``, compiled here at run time) that is the floor of any launcher. Creation: ``symlink-safe`` against
+``cpython3-posix`` and ``venv``, with ``--no-seed`` and seeded.
+
+Every measurement is paired: each round runs every variant once, in an order rotated from round to round, and
+the ratio to the baseline is taken within the round, so drifting machine load hits both sides of a ratio alike.
+Results are the median ratio and its interquartile range; a table goes to stdout, the details to a JSON file.
+
+Run it with ``tox run -e bench`` (arguments after ``--``), or with any Python that has virtualenv and this
+plugin installed: ``python bench/bench.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_JSON = HERE.parent / ".bench" / "results.json"
+COMMANDS = {"-c pass": ["-c", "pass"], "-S -I -c pass": ["-S", "-I", "-c", "pass"]}
+STARTUP_VARIANTS = ("symlink", "stub", "copies", "trampoline")
+CREATORS = ("cpython3-posix", "symlink-safe", "venv")
+
+
+@dataclass
+class Spread:
+    """A sample summarised: median and quartiles."""
+
+    median: float
+    p25: float
+    p75: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        """Summarise ``values``.
+
+        :param values: at least one measurement
+
+        :returns: the median and the quartiles (all three equal for a single value)
+
+        """
+        if len(values) == 1:
+            return cls(values[0], values[0], values[0], 1)
+        p25, median, p75 = statistics.quantiles(values, n=4, method="inclusive")
+        return cls(median, p25, p75, len(values))
+
+    def ratio(self) -> str:
+        """Format as a ratio with its interquartile range.
+
+        :returns: e.g. ``1.012 (1.004-1.020)``
+
+        """
+        return f"{self.median:.3f} ({self.p25:.3f}-{self.p75:.3f})"
+
+
+@dataclass
+class Context:
+    """What every measured run shares."""
+
+    env: dict[str, str]
+    """The environment of every run."""
+    app_data: Path
+    """virtualenv's app-data folder, so seed wheels are extracted once."""
+    cc: str | None
+    """The C compiler for the trampoline, ``None`` to choose as the stub's build did."""
+
+
+@dataclass
+class Interpreter:
+    """A base interpreter to measure."""
+
+    exe: str
+    version: str
+
+
+@dataclass
+class StartupResult:
+    """Start-up times of one interpreter and command through every variant."""
+
+    interpreter: Interpreter
+    command: str
+    milliseconds: dict[str, Spread]
+    ratio_to_symlink: dict[str, Spread]
+
+
+@dataclass
+class CreationResult:
+    """Creation times of one interpreter with and without seeding, for every creator."""
+
+    interpreter: Interpreter
+    seeded: bool
+    milliseconds: dict[str, Spread] = field(default_factory=dict)
+    ratio_to_cpython3_posix: dict[str, Spread] = field(default_factory=dict)
+    skipped: str | None = None
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line.
+
+    :param argv: the arguments, ``None`` for ``sys.argv``
+
+    :returns: the options
+
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python", action="append", default=[], help="an interpreter to measure (repeatable)")
+    parser.add_argument("--rounds", type=int, default=200, help="start-up rounds per interpreter and command")
+    parser.add_argument("--warmup", type=int, default=10, help="unrecorded rounds first, to fill caches")
+    parser.add_argument("--creation-rounds", type=int, default=10, help="creation rounds with --no-seed")
+    parser.add_argument("--seeded-rounds", type=int, default=5, help="creation rounds with the default seeder")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
+    parser.add_argument("--cc", help="C compiler for the trampoline (default: the one that built the stub)")
+    parser.add_argument("--keep", action="store_true", help="keep the environments made, and say where")
+    return parser.parse_args(argv)
+
+
+def discover(chosen: Sequence[str]) -> list[Interpreter]:
+    """Find the interpreters to measure: those given, or every pyenv CPython 3.8+ and the system ``python3``.
+
+    :param chosen: interpreters named on the command line
+
+    :returns: the interpreters with their versions
+
+    """
+    paths = list(chosen)
+    if not paths:
+        root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+        found = []
+        for folder in root.iterdir() if root.is_dir() else []:
+            parts = folder.name.split(".")
+            if len(parts) == 3 and all(part.isdigit() for part in parts) and (int(parts[0]), int(parts[1])) >= (3, 8):  # noqa: PLR2004
+                found.append((tuple(map(int, parts)), str(folder / "bin" / "python3")))
+        paths = [path for _, path in sorted(found)]
+        if Path("/usr/bin/python3").exists():
+            paths.append("/usr/bin/python3")
+    code = "import platform; print(platform.python_version())"
+    return [Interpreter(p, subprocess.check_output([p, "-c", code], text=True).strip()) for p in paths]
+
+
+def clean_environ(config: Path) -> dict[str, str]:
+    """Build the environment every measured process runs with: no user virtualenv config, no ``PYTHON*``.
+
+    :param config: an empty virtualenv configuration file
+
+    :returns: the environment
+
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUALENV_", "PYTHON", "PIP_"))}
+    env["VIRTUALENV_CONFIG_FILE"] = str(config)
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def timed(args: Sequence[str], env: dict[str, str]) -> float:
+    """Run a program to its end, output discarded, and time it.
+
+    posix_spawn, not subprocess: less of the parent's own work lands inside the measured interval.
+
+    :param args: the program and its arguments
+    :param env: its environment
+
+    :returns: the wall time in milliseconds
+
+    :raises RuntimeError: when the program fails
+
+    """
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+    ]
+    start = time.perf_counter_ns()
+    pid = os.posix_spawn(args[0], list(args), env, file_actions=actions)
+    _, status = os.waitpid(pid, 0)
+    elapsed = (time.perf_counter_ns() - start) / 1e6
+    if os.waitstatus_to_exitcode(status) != 0:
+        failed = subprocess.run(list(args), env=env, capture_output=True, text=True, check=False)
+        msg = f"{' '.join(args)} failed: {failed.stderr.strip() or failed.returncode}"
+        raise RuntimeError(msg)
+    return elapsed
+
+
+def rotated(items: Sequence[str], by: int) -> list[str]:
+    """Rotate ``items`` left by ``by`` places, so each takes every position in turn over the rounds.
+
+    :param items: the variants
+    :param by: the round number
+
+    :returns: the variants in this round's order
+
+    """
+    shift = by % len(items)
+    return [*items[shift:], *items[:shift]]
+
+
+def paired(run: dict[str, list[str]], rounds: int, warmup: int, env: dict[str, str]) -> dict[str, list[float]]:
+    """Run every variant once per round, alternating, and collect the recorded times.
+
+    :param run: each variant's command line
+    :param rounds: recorded rounds
+    :param warmup: rounds run first and not recorded
+    :param env: the environment of every run
+
+    :returns: each variant's times in milliseconds, round by round
+
+    """
+    times: dict[str, list[float]] = {name: [] for name in run}
+    for index in range(warmup + rounds):
+        for name in rotated(list(run), index):
+            elapsed = timed(run[name], env)
+            if index >= warmup:
+                times[name].append(elapsed)
+    return times
+
+
+def ratios(times: dict[str, list[float]], baseline: str) -> dict[str, Spread]:
+    """Summarise each variant's per-round ratio to the baseline.
+
+    :param times: each variant's times, round by round
+    :param baseline: the variant to divide by
+
+    :returns: the spread of the ratios of every other variant
+
+    """
+    base = times[baseline]
+    return {
+        name: Spread.of([mine / theirs for mine, theirs in zip(values, base)])
+        for name, values in times.items()
+        if name != baseline
+    }
+
+
+def virtualenv(*args: str, app_data: Path) -> list[str]:
+    """Build a virtualenv command line run by this Python, which has the plugin installed.
+
+    :param args: virtualenv's arguments
+    :param app_data: the app-data folder shared by every run, so seed wheels are extracted once
+
+    :returns: the command line
+
+    """
+    return [sys.executable, "-m", "virtualenv", "--app-data", str(app_data), "--quiet", *args]
+
+
+def base_of(venv: Path, fallback: str) -> str:
+    """Read the base interpreter from an environment's ``pyvenv.cfg``, as the stub does.
+
+    :param venv: the environment
+    :param fallback: the interpreter to use when no base key is there
+
+    :returns: the base interpreter's path
+
+    """
+    values = {}
+    for line in (venv / "pyvenv.cfg").read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip().lower()] = value.strip()
+    return values.get("base-executable") or values.get("executable") or os.path.realpath(fallback)
+
+
+def stub_build() -> dict[str, str]:
+    """Read how the installed stub was built.
+
+    :returns: the content of ``stub-build.json`` next to the stub, empty when the build wrote none
+
+    """
+    info = files("virtualenv_symlink_safe").joinpath("stub-build.json")
+    if not info.is_file():
+        return {}
+    loaded: dict[str, str] = json.loads(info.read_text())
+    return loaded
+
+
+def compile_trampoline(cc: str | None, base: str, argv0: str, out: Path) -> None:
+    """Compile the no-op trampoline for one interpreter, linked as the stub is.
+
+    :param cc: the compiler, ``None`` to choose as the stub's build did
+    :param base: the interpreter it execs
+    :param argv0: the ``argv[0]`` it passes, inside the stub environment
+    :param out: the executable to write
+
+    """
+    build = stub_build()
+    if cc is None:
+        cc = "musl-gcc" if build.get("compiler") == "musl-gcc" and shutil.which("musl-gcc") else "cc"
+    static = ["-static"] if build.get("linkage", "static") == "static" else []
+    # json.dumps escapes quotes and backslashes as a C string literal wants them.
+    macros = [f"-DBASE={json.dumps(base, ensure_ascii=False)}", f"-DARGV0={json.dumps(argv0, ensure_ascii=False)}"]
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-s", *static]
+    subprocess.run([cc, *flags, *macros, "-o", str(out), str(HERE / "trampoline.c")], check=True)
+
+
+def measure_startup(
+    interpreter: Interpreter, context: Context, work: Path, *, rounds: int, warmup: int
+) -> list[StartupResult]:
+    """Measure start-up of one interpreter through every variant, for every command.
+
+    :param interpreter: the base interpreter
+    :param context: what every run shares
+    :param work: a folder for its environments
+    :param rounds: recorded rounds per command
+    :param warmup: unrecorded rounds first
+
+    :returns: one result per command
+
+    """
+    envs = {name: work / name for name in ("symlink", "stub", "copies")}
+    creators = {"symlink": ["--creator", "cpython3-posix"], "stub": ["--creator", "symlink-safe"]}
+    creators["copies"] = ["--creator", "cpython3-posix", "--copies"]
+    for name, dest in envs.items():
+        subprocess.run(
+            virtualenv("-p", interpreter.exe, "--no-seed", *creators[name], str(dest), app_data=context.app_data),
+            env=context.env,
+            check=True,
+        )
+    trampoline = work / "trampoline"
+    compile_trampoline(
+        context.cc, base_of(envs["stub"], interpreter.exe), str(envs["stub"] / "bin" / "python"), trampoline
+    )
+    programs = {name: str(dest / "bin" / "python") for name, dest in envs.items()}
+    programs["trampoline"] = str(trampoline)
+    results = []
+    for command, extra in COMMANDS.items():
+        run = {name: [programs[name], *extra] for name in STARTUP_VARIANTS}
+        times = paired(run, rounds, warmup, context.env)
+        milliseconds = {name: Spread.of(values) for name, values in times.items()}
+        results.append(StartupResult(interpreter, command, milliseconds, ratios(times, "symlink")))
+    return results
+
+
+def measure_creation(
+    interpreter: Interpreter, context: Context, work: Path, *, seeded: bool, rounds: int
+) -> CreationResult:
+    """Measure the creation of an environment by each creator, paired round by round.
+
+    :param interpreter: the base interpreter
+    :param context: what every run shares
+    :param work: a folder for the environments
+    :param seeded: whether virtualenv's default seeder installs pip
+    :param rounds: recorded rounds (one unrecorded round runs first)
+
+    :returns: the result, or one saying why it was skipped
+
+    """
+    result = CreationResult(interpreter, seeded)
+    if seeded and tuple(map(int, interpreter.version.split(".")[:2])) < (3, 9):
+        result.skipped = "virtualenv's bundled seeder has no pip for CPython 3.8"
+        return result
+    if rounds <= 0:
+        result.skipped = "no rounds asked for"
+        return result
+    times: dict[str, list[float]] = {creator: [] for creator in CREATORS}
+    for index in range(1 + rounds):
+        for creator in rotated(CREATORS, index):
+            dest = work / creator
+            shutil.rmtree(dest, ignore_errors=True)  # outside the timed part
+            seed = [] if seeded else ["--no-seed"]
+            elapsed = timed(
+                virtualenv("-p", interpreter.exe, "--creator", creator, *seed, str(dest), app_data=context.app_data),
+                context.env,
+            )
+            if index > 0:
+                times[creator].append(elapsed)
+    result.milliseconds = {name: Spread.of(values) for name, values in times.items()}
+    result.ratio_to_cpython3_posix = ratios(times, "cpython3-posix")
+    return result
+
+
+def machine() -> dict[str, object]:
+    """Describe the machine the figures come from.
+
+    :returns: CPU count, CPU model, kernel, load averages and the Python running the benchmark
+
+    """
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else []:
+        if line.startswith("model name"):
+            model = line.partition(":")[2].strip()
+            break
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "kernel": platform.release(),
+        "system": platform.platform(),
+        "loadavg": os.getloadavg(),
+        "driver": platform.python_version(),
+    }
+
+
+def report(startup: list[StartupResult], creation: list[CreationResult]) -> str:
+    """Format the results as two plain-text tables.
+
+    :param startup: start-up results
+    :param creation: creation results
+
+    :returns: the tables
+
+    """
+    lines = ["start-up: median ratio to a symlink environment (p25-p75); symlink median in ms", ""]
+    lines.append(f"{'python':10} {'command':15} {'symlink ms':>10}  {'stub':22} {'copies':22} {'trampoline':22}")
+    for item in startup:
+        cells = " ".join(f"{item.ratio_to_symlink[name].ratio():22}" for name in ("stub", "copies", "trampoline"))
+        base = item.milliseconds["symlink"].median
+        lines.append(f"{item.interpreter.version:10} {item.command:15} {base:10.2f}  {cells}")
+    lines += ["", "creation: median ratio to cpython3-posix (p25-p75); cpython3-posix median in ms", ""]
+    lines.append(f"{'python':10} {'seed':8} {'posix ms':>10}  {'symlink-safe':22} {'venv':22}")
+    for entry in creation:
+        seed = "seeded" if entry.seeded else "no-seed"
+        if entry.skipped:
+            lines.append(f"{entry.interpreter.version:10} {seed:8} skipped: {entry.skipped}")
+            continue
+        cells = " ".join(f"{entry.ratio_to_cpython3_posix[name].ratio():22}" for name in ("symlink-safe", "venv"))
+        base = entry.milliseconds["cpython3-posix"].median
+        lines.append(f"{entry.interpreter.version:10} {seed:8} {base:10.1f}  {cells}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark.
+
+    :param argv: the arguments, ``None`` for ``sys.argv``
+
+    :returns: the exit status
+
+    """
+    args = parse_args(argv)
+    interpreters = discover(args.python)
+    work = Path(tempfile.mkdtemp(prefix="symlink-safe-bench-")).resolve()
+    try:
+        config = work / "virtualenv.ini"
+        config.write_text("")
+        context = Context(clean_environ(config), work / "app-data", args.cc)
+        started = machine()
+        startup: list[StartupResult] = []
+        creation: list[CreationResult] = []
+        for interpreter in interpreters:
+            print(f"measuring {interpreter.version} ({interpreter.exe})", file=sys.stderr, flush=True)
+            folder = work / interpreter.version
+            startup += measure_startup(interpreter, context, folder / "startup", rounds=args.rounds, warmup=args.warmup)
+            for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
+                creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
+        settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep"}}
+        document = {
+            "machine": started,
+            "loadavg_after": os.getloadavg(),
+            "stub_build": stub_build(),
+            "settings": settings,
+            "startup": [asdict(item) for item in startup],
+            "creation": [asdict(item) for item in creation],
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        print(report(startup, creation))
+        print(f"\nwritten to {args.json}", file=sys.stderr)
+    finally:
+        if args.keep:
+            print(f"environments kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
