@@ -1,0 +1,235 @@
+"""Creations racing for one destination, sharing one app-data folder, killed half-way, failing inside a caller."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from conftest import RUN_TIMEOUT, TARGETS, Runner, Target, Venv
+from virtualenv_symlink_safe.lock import LOCK_SUFFIX, MARKER_SUFFIX
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+#: The newest interpreter and 3.9 (or the oldest here): enough to show the lock does not depend on the version.
+NEWEST = max(TARGETS, key=lambda t: t.version)
+OLDER = next((t for t in TARGETS if t.version[:2] == (3, 9)), min(TARGETS, key=lambda t: t.version))
+CHOSEN = sorted({NEWEST, OLDER}, key=lambda t: t.version)
+#: Processes started at once.
+RACERS = 12
+#: Twelve seeded creations one after the other, on two shared cores.
+RACE_TIMEOUT = 240
+
+pytestmark = pytest.mark.slow
+
+
+def virtualenv_cmd(runner: Runner, target: Target, dest: Path, *extra: str, app_data: Path | None = None) -> list[str]:
+    app = runner.app_data if app_data is None else app_data
+    return [sys.executable, "-m", "virtualenv", "--app-data", str(app), "-p", str(target.exe), *extra, str(dest)]
+
+
+def race(runner: Runner, commands: list[list[str]]) -> None:
+    """Start every command at once; each must exit 0."""
+    processes = [
+        subprocess.Popen(cmd, env=runner.environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for cmd in commands
+    ]
+    deadline = time.monotonic() + RACE_TIMEOUT
+    failures = []
+    for process in processes:
+        try:
+            out, _ = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, _ = process.communicate()
+        if process.returncode != 0:
+            failures.append(f"exit {process.returncode}:\n{out}")
+    assert not failures, f"{len(failures)} of {len(processes)} creations failed:\n" + "\n".join(failures)
+
+
+def assert_works_through_a_symlink(runner: Runner, venv: Venv, link: Path) -> None:
+    """The environment's own site-packages is reached through an external symlink to its stub, pip included."""
+    venv.add_marker()
+    link.symlink_to(venv.python)
+    report = runner.probe(link)
+    assert report["marker"] == str(venv.path)
+    assert report["prefix"] == str(venv.path)
+    out = runner.run([link, "-m", "pip", "--version"], check=True).stdout
+    assert str(venv.site_packages) in out
+
+
+def assert_no_leftovers(venv: Venv) -> None:
+    """Nothing of the lock inside the environment; beside it only the lock file, no in-progress marker."""
+    inside = [p for p in venv.path.rglob("*") if p.name.endswith((LOCK_SUFFIX, MARKER_SUFFIX))]
+    assert not inside
+    beside = sorted(p.name for p in venv.path.parent.iterdir() if p.name.startswith(f".{venv.path.name}."))
+    assert beside == [f".{venv.path.name}{LOCK_SUFFIX}"]
+
+
+@pytest.mark.parametrize("target", CHOSEN, ids=[t.id for t in CHOSEN])
+@pytest.mark.parametrize("clear", [False, True], ids=["in-place", "clear"])
+def test_one_destination_many_creations(runner: Runner, work: Path, target: Target, clear: bool) -> None:
+    dest = work / "shared" / "env"
+    extra = ["--creator", "symlink-safe", *(["--clear"] if clear else [])]
+    race(runner, [virtualenv_cmd(runner, target, dest, *extra) for _ in range(RACERS)])
+    venv = Venv(dest, target)
+    assert venv.python.read_bytes()[:4] == b"\x7fELF"
+    assert_works_through_a_symlink(runner, venv, work / "link")
+    assert_no_leftovers(venv)
+
+
+@pytest.mark.parametrize("target", CHOSEN, ids=[t.id for t in CHOSEN])
+def test_distinct_destinations_share_a_fresh_app_data(runner: Runner, work: Path, target: Target) -> None:
+    app_data = work / "fresh-app-data"
+    dests = [work / f"env-{index}" for index in range(RACERS)]
+    extra = ["--creator", "symlink-safe"]
+    race(runner, [virtualenv_cmd(runner, target, dest, *extra, app_data=app_data) for dest in dests])
+    for index, dest in enumerate(dests):
+        venv = Venv(dest, target)
+        assert_works_through_a_symlink(runner, venv, work / f"link-{index}")
+        assert_no_leftovers(venv)
+
+
+def kill_when(process: subprocess.Popen[str], appears: Path) -> None:
+    """SIGKILL ``process`` as soon as ``appears`` exists: half-way through its creation."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while not appears.exists():
+        assert process.poll() is None, f"the creation ended before {appears} appeared: {process.communicate()}"
+        assert time.monotonic() < deadline, f"{appears} never appeared"
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=RUN_TIMEOUT)
+    assert process.returncode == -signal.SIGKILL
+
+
+def start(runner: Runner, cmd: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(cmd, env=runner.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+
+
+def test_killed_fresh_creation_is_repaired(runner: Runner, work: Path) -> None:
+    dest = work / "env"
+    cmd = virtualenv_cmd(runner, NEWEST, dest, "--creator", "symlink-safe")
+    kill_when(start(runner, cmd), dest / "pyvenv.cfg")
+    marker = dest.with_name(f".env{MARKER_SUFFIX}")
+    assert "owned = yes" in marker.read_text()  # it made the folder, so what it left may go
+    (dest / "left-by-the-killed-run").write_text("")
+
+    result = runner.run(cmd, check=True)
+    assert "did not finish; removing what it left and creating it anew" in result.stdout + result.stderr
+    assert not (dest / "left-by-the-killed-run").exists()
+    venv = Venv(dest, NEWEST)
+    assert_works_through_a_symlink(runner, venv, work / "link")
+    assert_no_leftovers(venv)
+
+
+def test_killed_creation_over_an_existing_environment_is_refused_until_clear(runner: Runner, work: Path) -> None:
+    dest = work / "env"
+    cmd = virtualenv_cmd(runner, NEWEST, dest, "--creator", "symlink-safe")
+    runner.run(cmd, check=True)
+    (dest / "kept-by-the-user").write_text("")
+    # the marker is written once the lock is held, before the creation touches the folder
+    kill_when(start(runner, cmd), dest.with_name(f".env{MARKER_SUFFIX}"))
+
+    refused = runner.run(cmd)
+    assert refused.returncode == 1
+    lines = (refused.stdout + refused.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"IncompleteEnvironmentError: {dest}: an earlier creation (pid ")
+    assert lines[0].endswith(
+        "did not finish, and the folder held files before it began; run again with --clear to recreate"
+    )
+    assert (dest / "kept-by-the-user").exists()
+
+    runner.run([*cmd[:-1], "--clear", cmd[-1]], check=True)
+    assert not (dest / "kept-by-the-user").exists()
+    venv = Venv(dest, NEWEST)
+    assert_works_through_a_symlink(runner, venv, work / "link")
+    assert_no_leftovers(venv)
+
+
+#: A caller of virtualenv's Python API whose creation fails while seeding (``bin/pip`` is a folder, so the seeder
+#: cannot write the pip script), as a long-lived process such as tox meets it.
+FAILING_CALLER = textwrap.dedent(
+    """
+    import gc, subprocess, sys
+    from pathlib import Path
+    from virtualenv import cli_run
+
+    dest, args = Path(sys.argv[1]), sys.argv[2:]
+
+    def fail():
+        (dest / "bin" / "pip").mkdir(parents=True)
+        try:
+            cli_run([*args, str(dest)], setup_logging=False)
+        except Exception as exception:  # noqa: BLE001
+            assert "pip" in str(exception), exception
+            return exception
+        raise AssertionError("the seeding did not fail")
+
+    # 1. the caller keeps the failed session alive (its traceback does); the same thread creates again
+    kept = fail()
+    (dest / "bin" / "pip").rmdir()
+    cli_run([*args, "--clear", str(dest)], setup_logging=False)
+    print("same thread: created")
+
+    # 2. the caller drops the failed session; another process must get the lock while this one lives on
+    import shutil
+    shutil.rmtree(dest)
+    fail()
+    gc.collect()
+    (dest / "bin" / "pip").rmdir()
+    other = [sys.executable, "-m", "virtualenv", *args, "--clear", str(dest)]
+    subprocess.run(other, check=True, timeout=60, capture_output=True)
+    print("other process: created")
+    """
+)
+
+
+def test_failed_creation_in_a_long_lived_caller_releases_the_lock(runner: Runner, work: Path) -> None:
+    dest = work / "env"
+    args = ["--app-data", str(runner.app_data), "-p", str(NEWEST.exe), "--creator", "symlink-safe"]
+    cmd = [sys.executable, "-c", FAILING_CALLER, str(dest), *args]
+    result = subprocess.run(
+        cmd, env=runner.environ, capture_output=True, text=True, timeout=3 * RUN_TIMEOUT, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == ["same thread: created", "other process: created"]
+    venv = Venv(dest, NEWEST)
+    assert_works_through_a_symlink(runner, venv, work / "link")
+    assert_no_leftovers(venv)
+
+
+def test_lock_is_per_destination(runner: Runner, work: Path) -> None:
+    """A creation holding one destination's lock does not hold up another destination's."""
+    held = work / "held"
+    holder = textwrap.dedent(
+        f"""
+        import sys, time
+        from filelock import FileLock
+        with FileLock({str(held.with_name(".held" + LOCK_SUFFIX))!r}):
+            print("holding", flush=True)
+            time.sleep({RUN_TIMEOUT})
+        """
+    )
+    blocked_cmd = virtualenv_cmd(runner, NEWEST, held, "--creator", "symlink-safe", "--no-seed")
+    with subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "holding"
+            free = virtualenv_cmd(runner, NEWEST, work / "free", "--creator", "symlink-safe", "--no-seed")
+            runner.run(free, check=True)
+            blocked = subprocess.Popen(blocked_cmd, env=runner.environ, stdout=subprocess.DEVNULL)
+            with pytest.raises(subprocess.TimeoutExpired):
+                blocked.wait(timeout=5)  # waits on the lock ...
+            assert not held.exists()
+        finally:
+            process.kill()
+    assert blocked.wait(timeout=RUN_TIMEOUT) == 0  # ... and goes on once it is free
+    assert os.access(held / "bin" / "python", os.X_OK)
