@@ -428,10 +428,19 @@ static int find_env(char *venv, char *cfg, const char *start)
 
         trace("walk: ", p, NULL, NULL);
 
+        /*
+         * Every step leads to the running program, a regular file; one that
+         * does not (a link changed meanwhile) must not name an environment.
+         */
+        if (stat(p, &st_p) != 0)
+            return fail(status_for(errno, STATUS_NO_ENV), errno, "cannot follow ", p);
+        if (!S_ISREG(st_p.st_mode))
+            return fail(STATUS_NO_ENV, 0, "not a file: ", p);
+
         /* 2.1: what CPython itself would decide if started as lex. */
         if ((status = lexical_normalize(lex, p)) != STATUS_OK)
             return status;
-        if (stat(p, &st_p) == 0 && stat(lex, &st_lex) == 0 && same_file(&st_p, &st_lex)) {
+        if (stat(lex, &st_lex) == 0 && same_file(&st_p, &st_lex)) {
             dir_name(dir, lex);
             if (find_cfg(cfg, dir)) {
                 trace("lexical check found ", cfg, "; argv[0] becomes ", lex);
