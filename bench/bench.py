@@ -123,7 +123,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", action="append", default=[], help="an interpreter to measure (repeatable)")
-    parser.add_argument("--rounds", type=int, default=200, help="start-up rounds per interpreter and command")
+    parser.add_argument(
+        "--rounds", type=int, default=200, help="start-up rounds per interpreter and command, 0 to skip"
+    )
     parser.add_argument("--warmup", type=int, default=10, help="unrecorded rounds first, to fill caches")
     parser.add_argument("--creation-rounds", type=int, default=10, help="creation rounds with --no-seed")
     parser.add_argument("--seeded-rounds", type=int, default=5, help="creation rounds with the default seeder")
@@ -456,7 +458,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for interpreter in interpreters:
             print(f"measuring {interpreter.version} ({interpreter.exe})", file=sys.stderr, flush=True)
             folder = work / interpreter.version
-            startup += measure_startup(interpreter, context, folder / "startup", rounds=args.rounds, warmup=args.warmup)
+            if args.rounds > 0:
+                startup += measure_startup(
+                    interpreter, context, folder / "startup", rounds=args.rounds, warmup=args.warmup
+                )
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
         settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep"}}
