@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import PROBE, RUN_TIMEOUT
+from conftest import PROBE, RUN_TIMEOUT, TARGETS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -265,3 +265,11 @@ def test_interpreter_without_argv(runner: Runner, target: Target, work: Path) ->
     # CPython without arguments reads a program from stdin, which is empty here: it exits 0 having run nothing
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+@pytest.mark.skipif(not os.environ.get("SYMLINK_SAFE_EXPECT_SANITIZED"), reason="only in tox -e sanitize")
+def test_sanitized_stub_is_in_use(runner: Runner, work: Path) -> None:
+    """Under tox -e sanitize, the environments really run the AddressSanitizer build."""
+    venv = runner.create(max(TARGETS, key=lambda t: t.version), work / "env")
+    assert b"__asan_init" in venv.python.read_bytes()
+    assert runner.probe(venv.python)["marker"] == str(venv.path)
