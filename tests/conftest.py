@@ -50,6 +50,7 @@ class Target:
     exe: Path
     version: tuple[int, int, int]
     origin: str
+    implementation: str = "CPython"
 
     @property
     def short(self) -> str:
@@ -57,7 +58,21 @@ class Target:
 
     @property
     def id(self) -> str:
-        return f"cpython{'.'.join(map(str, self.version))}-{self.origin}"
+        return f"{self.implementation.lower()}{'.'.join(map(str, self.version))}-{self.origin}"
+
+    @property
+    def is_pypy(self) -> bool:
+        return self.implementation == "PyPy"
+
+    @property
+    def builtin(self) -> str:
+        """virtualenv's own creator for this interpreter, the control every comparison is made against."""
+        return "pypy3-posix" if self.is_pypy else "cpython3-posix"
+
+    @property
+    def lib(self) -> str:
+        """The folder under ``lib/`` that holds the environment's site-packages."""
+        return f"pypy{self.short}" if self.is_pypy else f"python{self.short}"
 
 
 def _pyenv_root() -> Path | None:
@@ -95,6 +110,12 @@ def _candidates() -> list[tuple[Path, str]]:
     system = Path("/usr/bin/python3")
     if system.exists():
         found.append((system, "system"))
+    pypy = Path("/usr/bin/pypy3")  # Debian's
+    if pypy.exists():
+        found.append((pypy, "debian"))
+    elif os.environ.get("SYMLINK_SAFE_REQUIRE_PYPY"):
+        msg = "SYMLINK_SAFE_REQUIRE_PYPY is set but /usr/bin/pypy3 is missing (apt-get install pypy3)"
+        raise RuntimeError(msg)
     return found
 
 
@@ -103,9 +124,9 @@ def discover_targets() -> list[Target]:
     targets = []
     for exe, origin in _candidates():
         version, implementation = _version_of(exe)  # raises: a listed interpreter must run
-        if implementation != "CPython":
+        if implementation not in {"CPython", "PyPy"}:
             continue
-        targets.append(Target(exe=exe, version=version, origin=origin))
+        targets.append(Target(exe=exe, version=version, origin=origin, implementation=implementation))
     if not targets:
         msg = "no target interpreter found: install pyenv versions or set SYMLINK_SAFE_TEST_PYTHONS"
         raise RuntimeError(msg)
@@ -172,7 +193,7 @@ class Venv:
 
     @property
     def site_packages(self) -> Path:
-        return self.path / "lib" / f"python{self.target.short}" / "site-packages"
+        return self.path / "lib" / self.target.lib / "site-packages"
 
     @property
     def cfg(self) -> Path:

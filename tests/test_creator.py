@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from python_discovery import PythonInfo
 
 #: One interpreter is enough for what does not depend on the version: the newest here.
-NEWEST = max(TARGETS, key=lambda t: t.version)
+NEWEST = max((t for t in TARGETS if not t.is_pypy), key=lambda t: t.version)
 PACKAGE_STUB = Path(sys.modules["virtualenv_symlink_safe.stub"].__file__ or "").with_name(STUB_NAME)
 
 
@@ -36,7 +36,8 @@ def tree(root: Path) -> dict[str, str]:
 
 
 def interpreter_names(target: Target) -> set[str]:
-    return {"python", "python3", f"python{target.short}"}
+    names = {"python", "python3", f"python{target.short}"}
+    return names | {"pypy", "pypy3"} if target.is_pypy else names
 
 
 def test_plain_virtualenv_is_unchanged(runner: Runner, work: Path) -> None:
@@ -51,18 +52,19 @@ def test_builtin_is_still_cpython3_posix(runner: Runner) -> None:
     assert "symlink-safe" in out
 
 
-def test_layout_is_cpython3_posix_but_for_the_interpreter(runner: Runner, target: Target, work: Path) -> None:
-    plain = runner.create(target, work / "plain" / "env", creator="cpython3-posix", marker=False)
+def test_layout_is_the_builtin_one_but_for_the_interpreter(runner: Runner, target: Target, work: Path) -> None:
+    """Everything cpython3-posix (pypy3-posix for PyPy) makes, with the interpreter names the stub."""
+    plain = runner.create(target, work / "plain" / "env", creator=target.builtin, marker=False)
     safe = runner.create(target, work / "safe" / "env", marker=False)
     plain_tree, safe_tree = tree(plain.path), tree(safe.path)
     names = {f"bin/{name}" for name in interpreter_names(target)}
-    assert {k for k, v in plain_tree.items() if v == "link" and k.startswith("bin/python")} >= names
+    assert {k for k, v in plain_tree.items() if v == "link" and k in names} == names
     for name in names:
         assert safe_tree.pop(name) == "file"
         plain_tree.pop(name)
     # the base's own name (pyenv's python3.X) may be an extra interpreter name in both
     assert plain_tree.keys() == safe_tree.keys()
-    assert all(plain_tree[k] == safe_tree[k] for k in plain_tree if not k.startswith("bin/python"))
+    assert all(plain_tree[k] == safe_tree[k] for k in plain_tree if not k.startswith(("bin/python", "bin/pypy")))
 
 
 def test_interpreter_names_are_hard_links_to_the_packaged_stub(runner: Runner, target: Target, work: Path) -> None:
@@ -211,8 +213,12 @@ def _interpreter(**overrides: object) -> PythonInfo:
     [
         ({"os": "nt", "platform": "win32"}, "only Linux is supported for now, not win32"),
         ({"platform": "darwin"}, "only Linux is supported for now, not darwin"),
-        ({"implementation": "PyPy"}, "only CPython is supported for now, not PyPy"),
+        ({"implementation": "GraalPy"}, "only CPython and PyPy are supported for now, not GraalPy"),
         ({"version_info": (3, 7, 16, "final", 0)}, "CPython 3.8 or later is required, not 3.7.16"),
+        (
+            {"implementation": "PyPy", "version_info": (3, 8, 16, "final", 0)},
+            "PyPy 3.9 or later is required, not 3.8.16",
+        ),
         ({}, None),
     ],
 )

@@ -152,7 +152,7 @@ def test_e6_deep_working_directory(runner: Runner, target: Target, work: Path) -
 # C16: what the interpreter sees is exactly what the stub was given.
 def test_c16_environment_argv_and_fds_pass_through(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
-    plain = runner.create(target, work / "plain", creator="cpython3-posix")
+    plain = runner.create(target, work / "plain", creator=target.builtin)
     (work / "link").symlink_to(venv.python)
     environ = {k.encode(): v.encode() for k, v in runner.environ.items()}
     environ |= {b"SPACES": b"a b  c", b"NEWLINE": b"one\ntwo", b"NOT_UTF8": b"\xff\xfe", b"EMPTY": b""}

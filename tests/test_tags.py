@@ -36,7 +36,7 @@ def seeded(runner: Runner, target: Target, dest: Path, creator: str) -> Venv:
 
 @pytest.mark.slow
 def test_c15_tags_libc_architecture(runner: Runner, target: Target, work: Path) -> None:
-    plain = seeded(runner, target, work / "plain", "cpython3-posix")
+    plain = seeded(runner, target, work / "plain", target.builtin)
     stubbed = seeded(runner, target, work / "stubbed", "symlink-safe")
     assert plain.python.is_symlink()
     assert not stubbed.python.is_symlink(), "the stub environment's python must be the stub"

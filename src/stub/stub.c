@@ -511,7 +511,7 @@ static int key_is(const char *key, const char *want)
 }
 
 struct cfg_keys {
-    const char *base_executable, *executable, *home, *version_info, *version;
+    const char *base_executable, *executable, *home, *version_info, *version, *implementation;
 };
 
 /*
@@ -548,6 +548,8 @@ static int parse_cfg(struct cfg_keys *keys, char *text, size_t len)
             keys->version_info = value;
         else if (key_is(key, "version") && !keys->version)
             keys->version = value;
+        else if (key_is(key, "implementation") && !keys->implementation)
+            keys->implementation = value;
     }
     return STATUS_OK;
 }
@@ -583,35 +585,39 @@ static int read_cfg(struct cfg_keys *keys, const char *cfg)
     return STATUS_OK;
 }
 
-/* "3.12.1.final.0" or "3.12.1" -> "python3.12"; 0 if it is not such a string. */
-static int versioned_name(char *out, size_t size, const char *version)
+/* ("python", "3.12.1.final.0") -> "python3.12"; 0 if version is not such a string. */
+static int versioned_name(char *out, size_t size, const char *stem, const char *version)
 {
-    size_t major = strspn(version, "0123456789"), minor;
+    size_t stem_len = strlen(stem), major = strspn(version, "0123456789"), minor;
     if (!major || version[major] != '.')
         return 0;
     minor = strspn(version + major + 1, "0123456789");
-    if (!minor || 6 + major + 1 + minor + 1 > size)
+    if (!minor || stem_len + major + 1 + minor + 1 > size)
         return 0;
-    memcpy(out, "python", 6);
-    memcpy(out + 6, version, major + 1 + minor);
-    out[6 + major + 1 + minor] = '\0';
+    memcpy(out, stem, stem_len);
+    memcpy(out + stem_len, version, major + 1 + minor);
+    out[stem_len + major + 1 + minor] = '\0';
     return 1;
 }
 
-/* Rule 3.1: in "home", pythonX.Y (from version_info, else version), python3, python. */
+/*
+ * Rule 3.1: in "home", pythonX.Y (from version_info, else version), python3,
+ * python.  A PyPy environment (virtualenv writes "implementation = PyPy")
+ * looks for pypyX.Y, pypy3, pypy instead: Debian keeps both in /usr/bin, and
+ * python3 there is CPython.
+ */
 static int base_in_home(char *base, const struct cfg_keys *keys)
 {
-    static const char *const fallbacks[] = {"python3", "python"};
+    int pypy = keys->implementation && key_is(keys->implementation, "pypy");
+    const char *stem = pypy ? "pypy" : "python";
     const char *version = keys->version_info ? keys->version_info : keys->version;
     char name[32];
-    size_t i;
-    if (version && versioned_name(name, sizeof name, version) &&
+    if (version && versioned_name(name, sizeof name, stem, version) &&
         join_path(base, keys->home, name) == STATUS_OK && is_executable_file(base))
         return 1;
-    for (i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++)
-        if (join_path(base, keys->home, fallbacks[i]) == STATUS_OK && is_executable_file(base))
-            return 1;
-    return 0;
+    if (join_path(base, keys->home, pypy ? "pypy3" : "python3") == STATUS_OK && is_executable_file(base))
+        return 1;
+    return join_path(base, keys->home, stem) == STATUS_OK && is_executable_file(base);
 }
 
 /* Rule 3.1 and 3.2: the base interpreter named by cfg, checked to be usable. */

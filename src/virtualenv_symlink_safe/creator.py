@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from virtualenv.create.creator import CreatorMeta
     from virtualenv.create.pyenv_cfg import PyEnvCfg
 
-    from .layout import StubbedCPython3Posix
+    from .layout import StubbedCPython3Posix, StubbedPyPy3Posix
     from .lock import Creation
 
 
@@ -54,16 +54,17 @@ class SymlinkSafe:
         import weakref  # noqa: PLC0415  # the plugin's import stays free of work
         from pathlib import Path  # noqa: PLC0415
 
-        from .layout import StubbedCPython3Posix  # noqa: PLC0415  # virtualenv is importable once it calls us
+        from .layout import layout_for  # noqa: PLC0415  # virtualenv is importable once it calls us
         from .lock import Creation  # noqa: PLC0415
 
         dest = Path(options.dest)  # virtualenv has resolved it: every path to one folder shares one lock
         self._creation: Creation = Creation(dest, clear=options.clear)
+        layout = layout_for(interpreter)
         if dest.exists():  # the layout reads the old pyvenv.cfg now, which a concurrent --clear may be deleting
             with self._creation.held():
-                self._creator: StubbedCPython3Posix = StubbedCPython3Posix(options, interpreter)
+                self._creator: StubbedCPython3Posix | StubbedPyPy3Posix = layout(options, interpreter)
         else:
-            self._creator = StubbedCPython3Posix(options, interpreter)
+            self._creator = layout(options, interpreter)
         # a caller that drops a session whose seeding failed must not keep the destination locked
         weakref.finalize(self, self._creation.abort)
 
@@ -103,12 +104,13 @@ class SymlinkSafe:
         if (reason := refusal_reason(interpreter)) is not None:
             return Refusal(reason)
         try:
-            from .layout import StubbedCPython3Posix  # noqa: PLC0415
+            from .layout import layout_for  # noqa: PLC0415
         except ImportError as exception:  # a virtualenv whose internals moved must not break every run
             return Refusal(f"this virtualenv version is not supported ({exception})")
-        meta = StubbedCPython3Posix.can_create(interpreter)
+        layout = layout_for(interpreter)
+        meta = layout.can_create(interpreter)
         if meta is None:
-            return Refusal(f"virtualenv's cpython3-posix layout does not fit {interpreter.executable}")
+            return Refusal(f"virtualenv's {layout.__mro__[2].__name__} layout does not fit {interpreter.executable}")
         if meta.error:
             return Refusal(meta.error)
         return meta
@@ -134,9 +136,9 @@ class SymlinkSafe:
         if isinstance(meta, Refusal):
             msg = f"the symlink-safe creator cannot create an environment for {interpreter.executable}: {meta.reason}"
             raise RuntimeError(msg)  # noqa: TRY004  # virtualenv reports RuntimeError as one line
-        from .layout import StubbedCPython3Posix  # noqa: PLC0415
+        from .layout import layout_for  # noqa: PLC0415
 
-        StubbedCPython3Posix.add_parser_arguments(parser, interpreter, meta, app_data)  # type: ignore[arg-type]
+        layout_for(interpreter).add_parser_arguments(parser, interpreter, meta, app_data)  # type: ignore[arg-type]
 
     def __getattr__(self, name: str) -> object:
         """Everything virtualenv reads off a creator (paths, ``run``, ``pyenv_cfg``, ...) comes from the layout.

@@ -1,27 +1,44 @@
-"""The environment layout: virtualenv's own ``cpython3-posix`` layout, with the stub as the interpreter."""
+"""The environment layouts: virtualenv's ``cpython3-posix`` and ``pypy3-posix``, with the stub as the interpreter."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from virtualenv.create.via_global_ref.builtin.cpython.cpython3 import CPython3Posix
+from virtualenv.create.via_global_ref.builtin.pypy.pypy3 import PyPy3Posix
 
 from .stub import install_stub
 
+if TYPE_CHECKING:
+    from collections.abc import Generator
+    from pathlib import Path
 
-class StubbedCPython3Posix(CPython3Posix):
-    """Everything ``cpython3-posix`` makes, then every interpreter name in ``bin/`` replaced by the stub.
+    from python_discovery import PythonInfo
 
-    Never registered as an entry point itself: virtualenv makes the first registered subclass of its builtin
-    creator the default ``builtin`` one, and this plugin must stay opt-in.
+
+class StubInterpreter:
+    """Make every interpreter name a layout puts into ``bin/`` the stub, once the layout has created the rest.
+
+    Mixed in before a virtualenv builtin creator. Neither class is ever registered as an entry point itself:
+    virtualenv makes the first registered subclass of its builtin creator the default ``builtin`` one, and this
+    plugin must stay opt-in.
 
     """
 
+    if TYPE_CHECKING:
+        bin_dir: Path
+        interpreter: PythonInfo
+
+        @classmethod
+        def _executables(cls, interpreter: PythonInfo) -> Generator[tuple[Path, list[str], str, str]]: ...
+
     def create(self) -> None:
-        """Create the environment as ``cpython3-posix`` does, then install the stub under every interpreter name."""
-        super().create()
+        """Create the environment as the builtin layout does, then install the stub under every interpreter name."""
+        super().create()  # type: ignore[misc]  # the builtin creator mixed in after this class
         install_stub(self.bin_dir, self.interpreter_names())
 
     def interpreter_names(self) -> list[str]:
-        """List the names ``cpython3-posix`` gives the interpreter in ``bin/``, ``python`` first.
+        """List the names the builtin layout gives the interpreter in ``bin/``, ``python`` first.
 
         :returns: the names, without duplicates
 
@@ -32,6 +49,33 @@ class StubbedCPython3Posix(CPython3Posix):
         return list(names)
 
 
+class StubbedCPython3Posix(StubInterpreter, CPython3Posix):
+    """Everything ``cpython3-posix`` makes, with ``python``, ``python3`` and ``python3.X`` the stub."""
+
+
+class StubbedPyPy3Posix(StubInterpreter, PyPy3Posix):
+    """Everything ``pypy3-posix`` makes, with ``pypy``, ``pypy3``, ``python``, ``python3`` and ``python3.X`` the stub.
+
+    PyPy's ``libpypy3*-c.so`` is still placed in ``bin/`` as ``pypy3-posix`` does; the stub runs the base
+    interpreter from its own directory, which finds its library there.
+
+    """
+
+
+def layout_for(interpreter: PythonInfo) -> type[StubbedCPython3Posix | StubbedPyPy3Posix]:
+    """Choose the layout that serves ``interpreter``'s implementation.
+
+    :param interpreter: the interpreter the environment is created from
+
+    :returns: the layout class
+
+    """
+    return StubbedPyPy3Posix if interpreter.implementation == "PyPy" else StubbedCPython3Posix
+
+
 __all__ = [
+    "StubInterpreter",
     "StubbedCPython3Posix",
+    "StubbedPyPy3Posix",
+    "layout_for",
 ]

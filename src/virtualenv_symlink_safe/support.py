@@ -11,8 +11,8 @@ from .stub import stub_available
 if TYPE_CHECKING:
     from python_discovery import PythonInfo
 
-#: The oldest CPython the stub's hand-over has been verified with.
-MIN_VERSION = (3, 8)
+#: The implementations served, each with the oldest language version the stub's hand-over is verified with.
+MIN_VERSIONS = {"CPython": (3, 8), "PyPy": (3, 9)}
 
 
 def refusal_reason(interpreter: PythonInfo) -> str | None:
@@ -26,11 +26,12 @@ def refusal_reason(interpreter: PythonInfo) -> str | None:
     if interpreter.os != "posix" or not sys.platform.startswith("linux") or interpreter.platform != "linux":
         # Windows has its own venv launcher; macOS framework builds need __PYVENV_LAUNCHER__ handling first.
         return f"only Linux is supported for now, not {interpreter.platform}"
-    if interpreter.implementation != "CPython":
-        return f"only CPython is supported for now, not {interpreter.implementation}"
-    if tuple(interpreter.version_info[:2]) < MIN_VERSION:
+    implementation = interpreter.implementation
+    if (minimum := MIN_VERSIONS.get(implementation)) is None:
+        return f"only CPython and PyPy are supported for now, not {implementation}"
+    if tuple(interpreter.version_info[:2]) < minimum:
         version = ".".join(str(part) for part in interpreter.version_info[:3])
-        return f"CPython {MIN_VERSION[0]}.{MIN_VERSION[1]} or later is required, not {version}"
+        return f"{implementation} {minimum[0]}.{minimum[1]} or later is required, not {version}"
     if not stub_available():
         return (
             "this installation has no compiled stub; reinstall virtualenv-symlink-safe on a machine with a C compiler"
@@ -40,6 +41,6 @@ def refusal_reason(interpreter: PythonInfo) -> str | None:
 
 
 __all__ = [
-    "MIN_VERSION",
+    "MIN_VERSIONS",
     "refusal_reason",
 ]
