@@ -11,12 +11,16 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import virtualenv
 
 from conftest import TARGETS, Runner, Target, Venv
 from virtualenv_symlink_safe.stub import STUB_NAME
+
+if TYPE_CHECKING:
+    import subprocess
 
 NEWEST = max(TARGETS, key=lambda t: t.version)
 #: The interpreter running the tests, which pre-commit hands to virtualenv when a hook names no version.
@@ -84,6 +88,15 @@ def prefix_printed(output: str) -> Path:
     return Path(printed[0])
 
 
+def assert_client_made(
+    runner: Runner, result: subprocess.CompletedProcess[str], env_dir: Path, target: Target, link: Path
+) -> None:
+    """The client exited 0, ran its command in ``env_dir``, and ``env_dir`` is a working stub environment."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert prefix_printed(result.stdout) == env_dir
+    assert_stubbed(runner, env_dir, target, link)
+
+
 def test_tox(runner: Runner, work: Path, client_environ: dict[str, str]) -> None:
     """tox 4 creates its environments through virtualenv's Python API, in its own process."""
     project = work / "project"
@@ -96,10 +109,7 @@ def test_tox(runner: Runner, work: Path, client_environ: dict[str, str]) -> None
         f'commands = python -c "{PRINT_PREFIX}"\n'
     )
     result = runner.run([sys.executable, "-m", "tox", "run", "-e", "check"], env=client_environ, cwd=project)
-    assert result.returncode == 0, result.stdout + result.stderr
-    env_dir = project / ".tox" / "check"
-    assert prefix_printed(result.stdout) == env_dir
-    assert_stubbed(runner, env_dir, NEWEST, work / "link")
+    assert_client_made(runner, result, project / ".tox" / "check", NEWEST, work / "link")
 
 
 def test_hatch(runner: Runner, work: Path, client_environ: dict[str, str]) -> None:
@@ -117,10 +127,7 @@ def test_hatch(runner: Runner, work: Path, client_environ: dict[str, str]) -> No
     )
     cmd = [sys.executable, "-m", "hatch", "run", "python", "-c", PRINT_PREFIX]
     result = runner.run(cmd, env=client_environ, cwd=project)
-    assert result.returncode == 0, result.stdout + result.stderr
-    env_dir = project / "hatch-env"
-    assert prefix_printed(result.stdout) == env_dir
-    assert_stubbed(runner, env_dir, NEWEST, work / "link")
+    assert_client_made(runner, result, project / "hatch-env", NEWEST, work / "link")
 
 
 def test_pre_commit(runner: Runner, work: Path, client_environ: dict[str, str]) -> None:
