@@ -25,10 +25,10 @@
  * (126, 127, 128 + N).  On success nothing is printed, unless the trace
  * variable SYMLINK_SAFE_TRACE asks for every check and decision (rule 7).
  *
- * The functions below main's report a failure by returning its status, with
- * the message kept in `message`, so that the test harness and the fuzzers
- * (tests/harness, fuzz/) can drive them in-process: build with
- * -DSYMLINK_SAFE_NO_MAIN and include this file.
+ * Only main() prints and exits.  Every other function reports a failure by
+ * returning its status, the message kept in `message`, so that the test
+ * harness and the fuzzers (tests/harness, fuzz/) can drive them in-process:
+ * they include this file with -DSYMLINK_SAFE_NO_MAIN.
  */
 
 #define _XOPEN_SOURCE 700 /* realpath(), readlink() */
