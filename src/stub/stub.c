@@ -341,11 +341,10 @@ static int search_path(char *out, const char *name)
  * believed when it leads to the file that is running (rule 1.3); otherwise
  * the kernel's own record of the running program is used.
  */
-static int invocation_path(char *out, const char *argv0)
+static int invocation_path(char *out, const char *argv0, const struct stat *self)
 {
     char kernel[PATH_MAX];
-    struct stat self, st;
-    int have_self = stat("/proc/self/exe", &self) == 0;
+    struct stat st;
     int have_argv0 = 0;
     ssize_t n;
 
@@ -357,13 +356,13 @@ static int invocation_path(char *out, const char *argv0)
             have_argv0 = search_path(out, argv0) == STATUS_OK;
     }
     if (have_argv0 && stat(out, &st) == 0) {
-        if (!have_self || same_file(&st, &self)) {
+        if (!self || same_file(&st, self)) {
             trace("invocation path ", out, NULL, NULL);
             return STATUS_OK;
         }
         trace("not the running file, ignored: ", out, NULL, NULL);
     }
-    if (!have_self)
+    if (!self)
         return fail(STATUS_NO_SELF, 0, "cannot tell which file is running; argv[0] is ",
                     argv0 ? argv0 : "(none)");
     n = readlink("/proc/self/exe", kernel, sizeof kernel);
@@ -756,13 +755,15 @@ int main(int argc, char **argv)
     static char invoked[PATH_MAX], venv[PATH_MAX], base[PATH_MAX];
     char *fallback_argv[2];
     const char *trace_var = getenv("SYMLINK_SAFE_TRACE");
-    struct stat self;
+    struct stat self_st;
+    /* The kernel's record of the running file: rule 1.3 checks argv[0] against it, rule 3.3 the base. */
+    const struct stat *self = stat("/proc/self/exe", &self_st) == 0 ? &self_st : NULL;
     int status;
 
     tracing = trace_var && trace_var[0] && strcmp(trace_var, "0") != 0;
-    status = invocation_path(invoked, argc > 0 ? argv[0] : NULL);
+    status = invocation_path(invoked, argc > 0 ? argv[0] : NULL, self);
     if (status == STATUS_OK)
-        status = decide(venv, base, invoked, stat("/proc/self/exe", &self) == 0 ? &self : NULL);
+        status = decide(venv, base, invoked, self);
     if (status != STATUS_OK) {
         fprintf(stderr, "%s: %s\n", PROGRAM, message.text);
         return status;
