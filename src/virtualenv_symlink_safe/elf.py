@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from importlib.resources import as_file, files
+from importlib.resources import as_file
 from pathlib import Path
 from typing import BinaryIO
 
-from .stub import STUB_NAME
+from .stub import stub_resource
 
 _MAGIC = b"\x7fELF"
 _IDENT_SIZE = 16
@@ -171,7 +171,7 @@ def stub_mismatch(executable: str) -> str | None:
         return None
     except ElfError as exception:
         return f"cannot read the ELF header of the interpreter {real}: {exception}"
-    with as_file(files(__package__ or "virtualenv_symlink_safe").joinpath(STUB_NAME)) as stub:
+    with as_file(stub_resource()) as stub:
         try:
             ours = read_header(stub)
         except (OSError, ElfError) as exception:

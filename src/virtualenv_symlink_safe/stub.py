@@ -9,11 +9,21 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from importlib.abc import Traversable  # importlib.resources.abc from 3.11 on
     from pathlib import Path
 
 #: File name of the compiled stub inside the installed package.
 STUB_NAME = "symlink-safe-stub"
 _PACKAGE = "virtualenv_symlink_safe"
+
+
+def stub_resource() -> Traversable:
+    """Locate the compiled stub inside the installed package; ``importlib.resources.as_file`` gives its path.
+
+    :returns: the package resource, which may not exist in a build without a compiler
+
+    """
+    return files(_PACKAGE).joinpath(STUB_NAME)
 
 
 def stub_available() -> bool:
@@ -22,7 +32,7 @@ def stub_available() -> bool:
     :returns: ``True`` when the build placed the stub next to this module
 
     """
-    return files(_PACKAGE).joinpath(STUB_NAME).is_file()
+    return stub_resource().is_file()
 
 
 def install_stub(bin_dir: Path, names: Sequence[str]) -> None:
@@ -37,7 +47,7 @@ def install_stub(bin_dir: Path, names: Sequence[str]) -> None:
 
     """
     first = bin_dir / names[0]
-    with as_file(files(_PACKAGE).joinpath(STUB_NAME)) as stub:
+    with as_file(stub_resource()) as stub:
         _replace(first, lambda tmp: shutil.copyfile(stub, tmp))
     for name in names[1:]:
         _replace(bin_dir / name, lambda tmp: _link_or_copy(first, tmp))
@@ -65,4 +75,5 @@ __all__ = [
     "STUB_NAME",
     "install_stub",
     "stub_available",
+    "stub_resource",
 ]
