@@ -120,6 +120,34 @@ def test_e5_nesting_depth(runner: Runner, target: Target, work: Path) -> None:
     assert runner.probe(envs[1].python)["marker"] == str(envs[1].path)
 
 
+# Rule 3.3: a stub is recognised by the marker in its first 4 KiB, so a real interpreter costs one short read.
+STUB_MARKER = b"virtualenv-symlink-safe stub marker 1"
+STUB_HEAD = 4096
+STATUS_NO_ENV = 102
+
+
+def test_marker_lies_in_the_stubs_first_page(runner: Runner, target: Target, work: Path) -> None:
+    stub = runner.create(target, work / "env").python.read_bytes()
+    assert stub.count(STUB_MARKER) == 1
+    assert stub.index(STUB_MARKER) + len(STUB_MARKER) <= STUB_HEAD
+
+
+@pytest.mark.parametrize(("offset", "is_stub"), [(200, True), (STUB_HEAD - len(STUB_MARKER), True), (STUB_HEAD, False)])
+def test_base_is_a_stub_by_its_head(runner: Runner, target: Target, work: Path, offset: int, *, is_stub: bool) -> None:
+    """A base whose head holds the marker is taken for a stub; beyond the head it is an ordinary program."""
+    venv = runner.create(target, work / "env")
+    head = f'#!/bin/sh\nexec {target.exe} "$@"\n#'.encode()
+    base = work / "base"
+    base.write_bytes(head + b"x" * (offset - len(head)) + STUB_MARKER + b"\n")
+    base.chmod(0o755)
+    point_base_at(venv, base)
+    result = runner.run([venv.python, "-c", "print('ran')"])
+    if is_stub:  # its own environment is looked for next to it, and there is none
+        assert_one_line_failure(result, STATUS_NO_ENV, "no environment for", str(base))
+    else:
+        assert (result.returncode, result.stdout) == (0, "ran\n"), result.stderr
+
+
 # E6: a working directory nested deeper than PATH_MAX.
 def test_e6_deep_working_directory(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")

@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,12 +68,22 @@ enum {
 #define MAX_CFG_SIZE (1024 * 1024)
 
 /*
- * Every stub carries this string; a base interpreter that contains it is one
- * of our stubs (rule 3.3), even one built by another plugin version.  Bases
- * larger than MAX_STUB_SIZE are real interpreters and are not read.
+ * Every stub carries this string; a base interpreter that holds it is one of
+ * our stubs (rule 3.3), even one built by another plugin version.  It sits in
+ * an ELF note, and linkers place notes right after the ELF and program
+ * headers, so it lies within the first STUB_HEAD bytes of every stub: telling
+ * a real interpreter from a stub costs one short read, not a read of the
+ * whole file.  `readelf -n` shows it; the tests check where it lies.
  */
-static const char STUB_MARKER[] = "virtualenv-symlink-safe stub marker 1";
-#define MAX_STUB_SIZE (1024 * 1024)
+#define STUB_MARKER "virtualenv-symlink-safe stub marker 1"
+#define STUB_HEAD 4096
+
+static const struct {
+    uint32_t namesz, descsz, type; /* the note header: 32-bit in ELF32 and ELF64 alike */
+    char name[16];                 /* "symlink-safe" and its NUL, padded to 4 bytes */
+    char desc[(sizeof STUB_MARKER + 3) / 4 * 4];
+} stub_note __attribute__((used, aligned(4), section(".note.symlink_safe"))) = {
+    sizeof "symlink-safe", sizeof STUB_MARKER, 1, "symlink-safe", STUB_MARKER};
 
 static const char PROGRAM[] = "symlink-safe";
 
@@ -280,15 +291,15 @@ static int same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-static int is_regular(const char *path)
+/* st receives what stat() said, for callers that need more than yes or no. */
+static int is_regular(const char *path, struct stat *st)
 {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, st) == 0 && S_ISREG(st->st_mode);
 }
 
-static int is_executable_file(const char *path)
+static int is_executable_file(const char *path, struct stat *st)
 {
-    return is_regular(path) && access(path, X_OK) == 0;
+    return is_regular(path, st) && access(path, X_OK) == 0;
 }
 
 /* The status a failed path lookup deserves, by its errno. */
@@ -321,10 +332,11 @@ static int search_path(char *out, const char *name)
         const char *end = strchr(p, ':');
         size_t n = end ? (size_t)(end - p) : strlen(p);
         char dir[PATH_MAX], candidate[PATH_MAX];
+        struct stat st;
         if (n < sizeof dir) {
             memcpy(dir, p, n);
             dir[n] = '\0';
-            if (join_path(candidate, n ? dir : ".", name) == STATUS_OK && is_executable_file(candidate)) {
+            if (join_path(candidate, n ? dir : ".", name) == STATUS_OK && is_executable_file(candidate, &st)) {
                 trace("found on PATH: ", candidate, NULL, NULL);
                 return make_absolute(out, candidate);
             }
@@ -382,13 +394,14 @@ static int invocation_path(char *out, const char *argv0, const struct stat *self
 /*
  * A pyvenv.cfg for an interpreter in dir: CPython looks one level up first,
  * then in dir itself, and so do we, so that we read the file it will read.
+ * cfg_st receives its identity, which decide() needs to tell a cycle.
  */
-static int find_cfg(char *cfg, const char *dir)
+static int find_cfg(char *cfg, struct stat *cfg_st, const char *dir)
 {
     char parent[PATH_MAX];
     dir_name(parent, dir);
-    return (join_path(cfg, parent, "pyvenv.cfg") == STATUS_OK && is_regular(cfg)) ||
-           (join_path(cfg, dir, "pyvenv.cfg") == STATUS_OK && is_regular(cfg));
+    return (join_path(cfg, parent, "pyvenv.cfg") == STATUS_OK && is_regular(cfg, cfg_st)) ||
+           (join_path(cfg, dir, "pyvenv.cfg") == STATUS_OK && is_regular(cfg, cfg_st));
 }
 
 /* Rule 2.4: name the file that is missing and the two ways to get here. */
@@ -411,10 +424,10 @@ static int no_env(const char *path, const char *real_dir)
 /*
  * Walk from start (an absolute path) to the first environment met: the
  * lexical check, the physical check, then one symlink, until a file that is
- * not a link.  On success venv holds the path to give CPython as argv[0] and
- * cfg the pyvenv.cfg that decided it.
+ * not a link.  On success venv holds the path to give CPython as argv[0], and
+ * cfg and cfg_st the pyvenv.cfg that decided it.
  */
-static int find_env(char *venv, char *cfg, const char *start)
+static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *start)
 {
     char p[PATH_MAX], lex[PATH_MAX], dir[PATH_MAX], real[PATH_MAX], target[PATH_MAX];
     int step, status;
@@ -439,9 +452,10 @@ static int find_env(char *venv, char *cfg, const char *start)
         /* 2.1: what CPython itself would decide if started as lex. */
         if ((status = lexical_normalize(lex, p)) != STATUS_OK)
             return status;
-        if (stat(lex, &st_lex) == 0 && same_file(&st_p, &st_lex)) {
+        /* Most often lex is p: no need to ask the kernel twice. */
+        if (strcmp(lex, p) == 0 || (stat(lex, &st_lex) == 0 && same_file(&st_p, &st_lex))) {
             dir_name(dir, lex);
-            if (find_cfg(cfg, dir)) {
+            if (find_cfg(cfg, cfg_st, dir)) {
                 trace("lexical check found ", cfg, "; argv[0] becomes ", lex);
                 return copy_path(venv, lex);
             }
@@ -451,7 +465,7 @@ static int find_env(char *venv, char *cfg, const char *start)
         dir_name(dir, p);
         if (!realpath(dir, real))
             return fail(status_for(errno, STATUS_NO_ENV), errno, "cannot resolve directory ", dir);
-        if (find_cfg(cfg, real)) {
+        if (find_cfg(cfg, cfg_st, real)) {
             if ((status = join_path(venv, real, base_name(p))) != STATUS_OK)
                 return status;
             trace("physical check found ", cfg, "; argv[0] becomes ", venv);
@@ -605,22 +619,25 @@ static int versioned_name(char *out, size_t size, const char *stem, const char *
  * looks for pypyX.Y, pypy3, pypy instead: Debian keeps both in /usr/bin, and
  * python3 there is CPython.
  */
-static int base_in_home(char *base, const struct cfg_keys *keys)
+static int base_in_home(char *base, struct stat *st, const struct cfg_keys *keys)
 {
     int pypy = keys->implementation && key_is(keys->implementation, "pypy");
     const char *stem = pypy ? "pypy" : "python";
     const char *version = keys->version_info ? keys->version_info : keys->version;
     char name[32];
     if (version && versioned_name(name, sizeof name, stem, version) &&
-        join_path(base, keys->home, name) == STATUS_OK && is_executable_file(base))
+        join_path(base, keys->home, name) == STATUS_OK && is_executable_file(base, st))
         return 1;
-    if (join_path(base, keys->home, pypy ? "pypy3" : "python3") == STATUS_OK && is_executable_file(base))
+    if (join_path(base, keys->home, pypy ? "pypy3" : "python3") == STATUS_OK && is_executable_file(base, st))
         return 1;
-    return join_path(base, keys->home, stem) == STATUS_OK && is_executable_file(base);
+    return join_path(base, keys->home, stem) == STATUS_OK && is_executable_file(base, st);
 }
 
-/* Rule 3.1 and 3.2: the base interpreter named by cfg, checked to be usable. */
-static int base_from_cfg(char *base, const char *cfg)
+/*
+ * Rule 3.1 and 3.2: the base interpreter named by cfg, checked to be usable;
+ * base_st receives what stat() said of it.
+ */
+static int base_from_cfg(char *base, struct stat *base_st, const char *cfg)
 {
     struct cfg_keys keys;
     const char *key, *value;
@@ -636,7 +653,7 @@ static int base_from_cfg(char *base, const char *cfg)
         key = "executable";
         value = keys.executable;
     } else if (keys.home) {
-        if (base_in_home(base, &keys)) {
+        if (base_in_home(base, base_st, &keys)) {
             trace("base interpreter (from 'home') ", base, NULL, NULL);
             return STATUS_OK;
         }
@@ -652,7 +669,7 @@ static int base_from_cfg(char *base, const char *cfg)
 
     if ((status = copy_path(base, value)) != STATUS_OK)
         return status;
-    if (is_executable_file(base)) {
+    if (is_executable_file(base, base_st)) {
         trace("base interpreter (from '", key, "') ", base);
         return STATUS_OK;
     }
@@ -670,39 +687,32 @@ static int base_from_cfg(char *base, const char *cfg)
 }
 
 /*
- * Rule 3.3: is path one of our stubs?  The running file always is; another
- * stub is recognised by its marker.  Real interpreters are either larger than
- * any stub or lack the marker; a small one costs one short read.
+ * Rule 3.3: is path (st: what stat() said of it) one of our stubs?  The
+ * running file always is; another stub is recognised by the marker in its
+ * first STUB_HEAD bytes, so a real interpreter costs one short read.
  */
-static int is_stub(const char *path, const struct stat *self)
+static int is_stub(const char *path, const struct stat *st, const struct stat *self)
 {
-    static char buf[MAX_STUB_SIZE];
-    struct stat st;
-    size_t len = 0, m = sizeof STUB_MARKER - 1, i;
+    char head[STUB_HEAD];
+    size_t len = 0, m = sizeof STUB_MARKER - 1, i; /* compared with the note, so the bytes exist once */
     int fd;
 
-    if (stat(path, &st) != 0)
-        return 0;
-    if (self && same_file(&st, self))
+    if (self && same_file(st, self))
         return 1;
-    if (st.st_size > MAX_STUB_SIZE)
-        return 0;
     fd = open(path, O_RDONLY);
     if (fd < 0)
         return 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, sizeof buf - len);
+    while (len < sizeof head) {
+        ssize_t n = read(fd, head + len, sizeof head - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         len += (size_t)n;
-        if (len == sizeof buf)
-            break;
     }
     close(fd);
     for (i = 0; len >= m && i <= len - m; i++)
-        if (buf[i] == STUB_MARKER[0] && memcmp(buf + i, STUB_MARKER, m) == 0)
+        if (head[i] == stub_note.desc[0] && memcmp(head + i, stub_note.desc, m) == 0)
             return 1;
     return 0;
 }
@@ -718,26 +728,24 @@ static int is_stub(const char *path, const struct stat *self)
 static int decide(char *venv, char *base, const char *invoked, const struct stat *self)
 {
     static char cfg[PATH_MAX], stub_path[PATH_MAX], ignored[PATH_MAX];
-    struct stat seen[MAX_NESTING + 1];
+    struct stat seen[MAX_NESTING + 1], base_st;
     int depth, i, status;
 
-    if ((status = find_env(venv, cfg, invoked)) != STATUS_OK)
+    if ((status = find_env(venv, cfg, &seen[0], invoked)) != STATUS_OK)
         return status;
     for (depth = 0;; depth++) {
-        if (stat(cfg, &seen[depth]) != 0)
-            return fail(STATUS_CFG_UNREADABLE, errno, "cannot read ", cfg);
         for (i = 0; i < depth; i++)
             if (same_file(&seen[i], &seen[depth]))
                 return fail(STATUS_NESTING, 0, "environments whose bases lead back to each other, at ", cfg);
-        if ((status = base_from_cfg(base, cfg)) != STATUS_OK)
+        if ((status = base_from_cfg(base, &base_st, cfg)) != STATUS_OK)
             return status;
-        if (!is_stub(base, self))
+        if (!is_stub(base, &base_st, self))
             return STATUS_OK;
         if (depth == MAX_NESTING)
             return fail(STATUS_NESTING, 0, "environments nested more than 8 deep, at ", cfg);
         trace("the base is a stub, going on to its own environment: ", base, NULL, NULL);
         if ((status = make_absolute(stub_path, base)) != STATUS_OK ||
-            (status = find_env(ignored, cfg, stub_path)) != STATUS_OK)
+            (status = find_env(ignored, cfg, &seen[depth + 1], stub_path)) != STATUS_OK)
             return status;
     }
 }

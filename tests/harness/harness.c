@@ -35,7 +35,8 @@ int harness_parse_cfg(char *text, size_t len, const char **values)
 /* Rule 2's walk from an absolute path: venv and cfg are PATH_MAX buffers. */
 int harness_find_env(const char *start, char *venv, char *cfg)
 {
-    return find_env(venv, cfg, start);
+    struct stat cfg_st;
+    return find_env(venv, cfg, &cfg_st, start);
 }
 
 const char *harness_message(void)
