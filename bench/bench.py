@@ -7,7 +7,9 @@ Start-up: ``python -c pass`` and ``python -S -I -c pass`` through the stub, thro
 
 Every measurement is paired: each round runs every variant once, in an order rotated from round to round, and
 the ratio to the baseline is taken within the round, so drifting machine load hits both sides of a ratio alike.
-Results are the median ratio and its interquartile range; a table goes to stdout, the details to a JSON file.
+Results are the median ratio, a 95% confidence interval of that median and the interquartile range; a table goes
+to stdout, then a verdict on each of the project's targets, and the details to a JSON file. A target counts as met
+only when the whole confidence interval lies within it: on a noisy machine, ask for more rounds.
 
 Run it with ``tox run -e bench`` (arguments after ``--``), or with any Python that has virtualenv and this
 plugin installed: ``python bench/bench.py --help``.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -38,13 +41,22 @@ DEFAULT_JSON = HERE.parent / ".bench" / "results.json"
 COMMANDS = {"-c pass": ["-c", "pass"], "-S -I -c pass": ["-S", "-I", "-c", "pass"]}
 STARTUP_VARIANTS = ("symlink", "stub", "copies", "trampoline")
 CREATORS = ("cpython3-posix", "symlink-safe", "venv")
+#: The targets of issue #4: the stub's start-up ratio on these CPython versions, and creation against cpython3-posix.
+STARTUP_TARGET = 1.02
+STARTUP_TARGET_VERSIONS = ("3.11", "3.13")
+CREATION_TARGET = 1.03
+Z_95 = 1.959964
+#: Below this many rounds the interval's normal approximation is too rough to judge a target by.
+MIN_JUDGED = 20
 
 
 @dataclass
 class Spread:
-    """A sample summarised: median and quartiles."""
+    """A sample summarised: median, a 95% confidence interval of the median, and quartiles."""
 
     median: float
+    ci_low: float
+    ci_high: float
     p25: float
     p75: float
     n: int
@@ -53,23 +65,51 @@ class Spread:
     def of(cls, values: Sequence[float]) -> Spread:
         """Summarise ``values``.
 
+        The confidence interval comes from order statistics (the binomial count of values below the true median,
+        in its normal approximation), so it assumes nothing about the shape of the distribution; with fewer than
+        six values it is the whole range.
+
         :param values: at least one measurement
 
-        :returns: the median and the quartiles (all three equal for a single value)
+        :returns: the summary (every field equal for a single value)
 
         """
-        if len(values) == 1:
-            return cls(values[0], values[0], values[0], 1)
-        p25, median, p75 = statistics.quantiles(values, n=4, method="inclusive")
-        return cls(median, p25, p75, len(values))
+        ordered = sorted(values)
+        n = len(ordered)
+        if n == 1:
+            only = ordered[0]
+            return cls(only, only, only, only, only, 1)
+        p25, median, p75 = statistics.quantiles(ordered, n=4, method="inclusive")
+        half = Z_95 * math.sqrt(n) / 2
+        # The ranks n/2 - half and 1 + n/2 + half, counted from 1 and rounded to the nearest.
+        low = max(0, round(n / 2 - half) - 1)
+        high = min(n - 1, round(n / 2 + half))
+        return cls(median, ordered[low], ordered[high], p25, p75, n)
 
     def ratio(self) -> str:
-        """Format as a ratio with its interquartile range.
+        """Format as a ratio with its confidence interval and interquartile range.
 
-        :returns: e.g. ``1.012 (1.004-1.020)``
+        :returns: e.g. ``1.012 [1.009-1.015] (0.970-1.052)``
 
         """
-        return f"{self.median:.3f} ({self.p25:.3f}-{self.p75:.3f})"
+        return f"{self.median:.3f} [{self.ci_low:.3f}-{self.ci_high:.3f}] ({self.p25:.3f}-{self.p75:.3f})"
+
+    def verdict(self, target: float) -> str:
+        """Judge the median against a target ratio.
+
+        :param target: the largest acceptable ratio
+
+        :returns: ``met`` when the whole confidence interval is within it, ``missed`` when none of it is,
+            ``not shown`` otherwise, and ``too few rounds`` below :data:`MIN_JUDGED`
+
+        """
+        if self.n < MIN_JUDGED:
+            return "too few rounds"
+        if self.ci_high <= target:
+            return "met"
+        if self.ci_low > target:
+            return "missed"
+        return "not shown"
 
 
 @dataclass
@@ -100,6 +140,8 @@ class StartupResult:
     command: str
     milliseconds: dict[str, Spread]
     ratio_to_symlink: dict[str, Spread]
+    extra_microseconds: dict[str, Spread]
+    """Per round, each variant's time minus the symlink environment's: what a start costs on top."""
 
 
 @dataclass
@@ -250,6 +292,23 @@ def ratios(times: dict[str, list[float]], baseline: str) -> dict[str, Spread]:
     }
 
 
+def differences(times: dict[str, list[float]], baseline: str) -> dict[str, Spread]:
+    """Summarise each variant's per-round difference from the baseline, in microseconds.
+
+    :param times: each variant's times in milliseconds, round by round
+    :param baseline: the variant to subtract
+
+    :returns: the spread of the differences of every other variant
+
+    """
+    base = times[baseline]
+    return {
+        name: Spread.of([(mine - theirs) * 1000 for mine, theirs in zip(values, base)])
+        for name, values in times.items()
+        if name != baseline
+    }
+
+
 def virtualenv(*args: str, app_data: Path) -> list[str]:
     """Build a virtualenv command line run by this Python, which has the plugin installed.
 
@@ -345,7 +404,8 @@ def measure_startup(
         run = {name: [programs[name], *extra] for name in STARTUP_VARIANTS}
         times = paired(run, rounds, warmup, context.env)
         milliseconds = {name: Spread.of(values) for name, values in times.items()}
-        results.append(StartupResult(interpreter, command, milliseconds, ratios(times, "symlink")))
+        on_top = differences(times, "symlink")
+        results.append(StartupResult(interpreter, command, milliseconds, ratios(times, "symlink"), on_top))
     return results
 
 
@@ -409,6 +469,9 @@ def machine() -> dict[str, object]:
     }
 
 
+CELL = 34
+
+
 def report(startup: list[StartupResult], creation: list[CreationResult]) -> str:
     """Format the results as two plain-text tables.
 
@@ -418,22 +481,67 @@ def report(startup: list[StartupResult], creation: list[CreationResult]) -> str:
     :returns: the tables
 
     """
-    lines = ["start-up: median ratio to a symlink environment (p25-p75); symlink median in ms", ""]
-    lines.append(f"{'python':10} {'command':15} {'symlink ms':>10}  {'stub':22} {'copies':22} {'trampoline':22}")
+    lines = ["every cell: median ratio [95% confidence interval of the median] (p25-p75)", ""]
+    lines += ["start-up: ratio to a symlink environment; its median in ms, and the stub's median extra in us", ""]
+    head = f"{'python':10} {'command':15} {'symlink ms':>10} {'stub us':>7}  "
+    lines.append(head + "".join(f"{name:{CELL}}" for name in ("stub", "copies", "trampoline")))
     for item in startup:
-        cells = " ".join(f"{item.ratio_to_symlink[name].ratio():22}" for name in ("stub", "copies", "trampoline"))
+        cells = "".join(f"{item.ratio_to_symlink[name].ratio():{CELL}}" for name in ("stub", "copies", "trampoline"))
         base = item.milliseconds["symlink"].median
-        lines.append(f"{item.interpreter.version:10} {item.command:15} {base:10.2f}  {cells}")
-    lines += ["", "creation: median ratio to cpython3-posix (p25-p75); cpython3-posix median in ms", ""]
-    lines.append(f"{'python':10} {'seed':8} {'posix ms':>10}  {'symlink-safe':22} {'venv':22}")
+        extra = item.extra_microseconds["stub"].median
+        lines.append(f"{item.interpreter.version:10} {item.command:15} {base:10.2f} {extra:7.0f}  {cells}")
+    lines += ["", "creation: ratio to cpython3-posix; its median in ms", ""]
+    lines.append(
+        f"{'python':10} {'seed':8} {'posix ms':>10}  " + "".join(f"{n:{CELL}}" for n in ("symlink-safe", "venv"))
+    )
     for entry in creation:
         seed = "seeded" if entry.seeded else "no-seed"
         if entry.skipped:
             lines.append(f"{entry.interpreter.version:10} {seed:8} skipped: {entry.skipped}")
             continue
-        cells = " ".join(f"{entry.ratio_to_cpython3_posix[name].ratio():22}" for name in ("symlink-safe", "venv"))
+        cells = "".join(f"{entry.ratio_to_cpython3_posix[n].ratio():{CELL}}" for n in ("symlink-safe", "venv"))
         base = entry.milliseconds["cpython3-posix"].median
         lines.append(f"{entry.interpreter.version:10} {seed:8} {base:10.1f}  {cells}")
+    return "\n".join(lines)
+
+
+def verdicts(startup: list[StartupResult], creation: list[CreationResult]) -> list[dict[str, str | float]]:
+    """Judge the results against the targets: start-up of ``-c pass`` on 3.11 and 3.13, and every creation.
+
+    :param startup: start-up results
+    :param creation: creation results
+
+    :returns: one entry per judged measurement
+
+    """
+    judged: list[dict[str, str | float]] = []
+    for item in startup:
+        if item.command == "-c pass" and item.interpreter.version.startswith(STARTUP_TARGET_VERSIONS):
+            spread = item.ratio_to_symlink["stub"]
+            what = f"start-up {item.interpreter.version} {item.command}"
+            judged.append({"what": what, "target": STARTUP_TARGET, "median": spread.median, "ci_high": spread.ci_high})
+            judged[-1]["verdict"] = spread.verdict(STARTUP_TARGET)
+    for entry in creation:
+        if not entry.skipped:
+            spread = entry.ratio_to_cpython3_posix["symlink-safe"]
+            what = f"creation {entry.interpreter.version} {'seeded' if entry.seeded else 'no-seed'}"
+            judged.append({"what": what, "target": CREATION_TARGET, "median": spread.median, "ci_high": spread.ci_high})
+            judged[-1]["verdict"] = spread.verdict(CREATION_TARGET)
+    return judged
+
+
+def format_verdicts(judged: list[dict[str, str | float]]) -> str:
+    """Format the verdicts, one line each.
+
+    :param judged: what :func:`verdicts` returned
+
+    :returns: the lines
+
+    """
+    lines = ["targets: met when the confidence interval's upper end is within the target", ""]
+    for entry in judged:
+        numbers = f"median {entry['median']:.3f}, upper end {entry['ci_high']:.3f}, target {entry['target']:.2f}"
+        lines.append(f"{entry['what']:32} {entry['verdict']:15} {numbers}")
     return "\n".join(lines)
 
 
@@ -465,6 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
         settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep"}}
+        judged = verdicts(startup, creation)
         document = {
             "machine": started,
             "loadavg_after": os.getloadavg(),
@@ -472,10 +581,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "settings": settings,
             "startup": [asdict(item) for item in startup],
             "creation": [asdict(item) for item in creation],
+            "targets": judged,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=2) + "\n")
         print(report(startup, creation))
+        print(f"\n{format_verdicts(judged)}")
         print(f"\nwritten to {args.json}", file=sys.stderr)
     finally:
         if args.keep:

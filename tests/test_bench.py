@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import random
+import statistics
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -17,9 +20,58 @@ if TYPE_CHECKING:
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench.py"
 
 
+def load_bench() -> Any:  # noqa: ANN401  # a script, not a package: its types are not importable
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
 def assert_spread(spread: dict[str, float], n: int) -> None:
     assert spread["n"] == n
-    assert 0 < spread["p25"] <= spread["median"] <= spread["p75"]
+    assert spread["ci_low"] <= spread["median"] <= spread["ci_high"]
+    assert spread["p25"] <= spread["median"] <= spread["p75"]
+
+
+def test_median_interval_covers_the_true_median() -> None:
+    """Over many samples of a known distribution, the 95% interval holds the true median about 95% of the time."""
+    bench = load_bench()
+    rng = random.Random(4)  # noqa: S311  # reproducible samples, not secrets
+    for n in (20, 101, 400):
+        hits = 0
+        for _ in range(400):
+            spread = bench.Spread.of([rng.lognormvariate(0, 0.5) for _ in range(n)])  # true median: 1
+            hits += spread.ci_low <= 1 <= spread.ci_high
+        assert 0.92 <= hits / 400 <= 0.99, (n, hits)
+
+
+def test_median_interval_narrows_with_rounds() -> None:
+    bench = load_bench()
+    rng = random.Random(5)  # noqa: S311  # reproducible samples, not secrets
+    widths = []
+    for n in (25, 100, 400, 1600):
+        values = [rng.gauss(1.0, 0.05) for _ in range(n)]
+        spread = bench.Spread.of(values)
+        assert spread.median == pytest.approx(statistics.median(values))
+        widths.append(spread.ci_high - spread.ci_low)
+    assert widths == sorted(widths, reverse=True)
+    assert widths[-1] < widths[0] / 4
+
+
+@pytest.mark.parametrize(
+    ("values", "verdict"),
+    [
+        ([1.010 + i / 10000 for i in range(40)], "met"),
+        ([1.030 + i / 10000 for i in range(40)], "missed"),
+        ([1.000 + i / 1000 for i in range(40)], "not shown"),
+        ([1.0] * 19, "too few rounds"),
+    ],
+)
+def test_verdict(values: list[float], verdict: str) -> None:
+    assert load_bench().Spread.of(values).verdict(1.02) == verdict
 
 
 @pytest.mark.slow
@@ -40,7 +92,7 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
         "1",
     ]
     result = runner.run([sys.executable, BENCH, *args, "--json", out], check=True)
-    assert "start-up: median ratio" in result.stdout
+    assert "start-up: ratio to a symlink environment" in result.stdout
 
     document = json.loads(out.read_text())
     assert document["machine"]["nproc"] >= 1
@@ -63,3 +115,10 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
         assert set(item["ratio_to_cpython3_posix"]) == {"symlink-safe", "venv"}
         for spread in [*item["milliseconds"].values(), *item["ratio_to_cpython3_posix"].values()]:
             assert_spread(spread, rounds)
+
+    # Every measurement a target speaks of is judged, and two or three rounds are too few to judge by.
+    judged = {item["what"]: item["verdict"] for item in document["targets"]}
+    version = document["creation"][0]["interpreter"]["version"]
+    assert {f"creation {version} no-seed", f"creation {version} seeded"} <= set(judged)
+    assert set(judged.values()) == {"too few rounds"}
+    assert "targets: met when" in result.stdout
