@@ -5,8 +5,10 @@ Start-up: ``python -c pass`` and ``python -S -I -c pass`` through the stub, thro
 (``trampoline.c``, compiled here at run time) that is the floor of any launcher. Creation: ``symlink-safe`` against
 ``cpython3-posix`` and ``venv``, with ``--no-seed`` and seeded.
 
-Every measurement is paired: each round runs every variant once, in an order rotated from round to round, and
-the ratio to the baseline is taken within the round, so drifting machine load hits both sides of a ratio alike.
+Every measurement is paired: each round runs every variant once, and the ratio to the baseline is taken within the
+round, so drifting machine load hits both sides of a ratio alike. The rounds go through every order of the variants
+in turn, so each variant runs right after each other one equally often: what a run leaves behind (dirty pages to
+write back, a cold cache) is not always paid by the same neighbour.
 Results are the median ratio, a 95% confidence interval of that median and the interquartile range; a table goes
 to stdout, then a verdict on each of the project's targets, and the details to a JSON file. A target counts as met
 only when the whole confidence interval lies within it: on a noisy machine, ask for more rounds.
@@ -18,6 +20,7 @@ plugin installed: ``python bench/bench.py --help``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -242,17 +245,20 @@ def timed(args: Sequence[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def rotated(items: Sequence[str], by: int) -> list[str]:
-    """Rotate ``items`` left by ``by`` places, so each takes every position in turn over the rounds.
+def ordered(items: Sequence[str], index: int) -> list[str]:
+    """Give round ``index`` its order: the rounds go through every permutation of ``items`` in turn.
+
+    A mere rotation keeps the cyclic order, so one variant would always follow the same other; over every
+    permutation each follows each equally often.
 
     :param items: the variants
-    :param by: the round number
+    :param index: the round number
 
     :returns: the variants in this round's order
 
     """
-    shift = by % len(items)
-    return [*items[shift:], *items[:shift]]
+    orders = list(itertools.permutations(items))
+    return list(orders[index % len(orders)])
 
 
 def paired(run: dict[str, list[str]], rounds: int, warmup: int, env: dict[str, str]) -> dict[str, list[float]]:
@@ -268,7 +274,7 @@ def paired(run: dict[str, list[str]], rounds: int, warmup: int, env: dict[str, s
     """
     times: dict[str, list[float]] = {name: [] for name in run}
     for index in range(warmup + rounds):
-        for name in rotated(list(run), index):
+        for name in ordered(list(run), index):
             elapsed = timed(run[name], env)
             if index >= warmup:
                 times[name].append(elapsed)
@@ -432,7 +438,7 @@ def measure_creation(
         return result
     times: dict[str, list[float]] = {creator: [] for creator in CREATORS}
     for index in range(1 + rounds):
-        for creator in rotated(CREATORS, index):
+        for creator in ordered(CREATORS, index):
             dest = work / creator
             shutil.rmtree(dest, ignore_errors=True)  # outside the timed part
             seed = [] if seeded else ["--no-seed"]

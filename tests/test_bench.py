@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
+import math
 import random
 import statistics
 import sys
@@ -59,6 +61,17 @@ def test_median_interval_narrows_with_rounds() -> None:
         widths.append(spread.ci_high - spread.ci_low)
     assert widths == sorted(widths, reverse=True)
     assert widths[-1] < widths[0] / 4
+
+
+@pytest.mark.parametrize("variants", [("a", "b", "c"), ("symlink", "stub", "copies", "trampoline")])
+def test_each_variant_follows_each_other_equally_often(variants: tuple[str, ...]) -> None:
+    bench = load_bench()
+    rounds = [bench.ordered(variants, index) for index in range(math.factorial(len(variants)))]
+    assert all(sorted(order) == sorted(variants) for order in rounds)
+    sequence = [name for order in rounds for name in order]
+    follows = collections.Counter(zip(sequence, sequence[1:]))
+    counts = {follows[a, b] for a in variants for b in variants if a != b}
+    assert max(counts) - min(counts) <= 1, follows
 
 
 @pytest.mark.parametrize(
