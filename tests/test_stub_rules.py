@@ -132,13 +132,32 @@ def test_marker_lies_in_the_stubs_first_page(runner: Runner, target: Target, wor
     assert stub.index(STUB_MARKER) + len(STUB_MARKER) <= STUB_HEAD
 
 
-@pytest.mark.parametrize(("offset", "is_stub"), [(200, True), (STUB_HEAD - len(STUB_MARKER), True), (STUB_HEAD, False)])
-def test_base_is_a_stub_by_its_head(runner: Runner, target: Target, work: Path, offset: int, *, is_stub: bool) -> None:
-    """A base whose head holds the marker is taken for a stub; beyond the head it is an ordinary program."""
+MAX_STUB_SIZE = 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("where", "is_stub"),
+    [
+        ((200, 0), True),
+        ((STUB_HEAD - len(STUB_MARKER), 0), True),
+        ((STUB_HEAD, 0), False),  # the marker beyond the head
+        ((200, MAX_STUB_SIZE), True),
+        ((200, MAX_STUB_SIZE + 1), False),  # larger than any stub: not even read
+    ],
+)
+def test_base_is_a_stub_by_its_head(
+    runner: Runner, target: Target, work: Path, where: tuple[int, int], *, is_stub: bool
+) -> None:
+    """A base whose head holds the marker is taken for a stub; beyond the head, or too large, it is a program.
+
+    ``where`` is the marker's offset and the file's size (at least what the marker needs).
+    """
+    offset, size = where
     venv = runner.create(target, work / "env")
     head = f'#!/bin/sh\nexec {target.exe} "$@"\n#'.encode()
+    content = head + b"x" * (offset - len(head)) + STUB_MARKER + b"\n"
     base = work / "base"
-    base.write_bytes(head + b"x" * (offset - len(head)) + STUB_MARKER + b"\n")
+    base.write_bytes(content + b"#" * max(0, size - len(content)))
     base.chmod(0o755)
     point_base_at(venv, base)
     result = runner.run([venv.python, "-c", "print('ran')"])
