@@ -169,11 +169,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", action="append", default=[], help="an interpreter to measure (repeatable)")
     parser.add_argument(
-        "--rounds", type=int, default=200, help="start-up rounds per interpreter and command, 0 to skip"
+        "--rounds", type=int, default=300, help="start-up rounds per interpreter and command, 0 to skip"
     )
-    parser.add_argument("--warmup", type=int, default=10, help="unrecorded rounds first, to fill caches")
-    parser.add_argument("--creation-rounds", type=int, default=10, help="creation rounds with --no-seed")
-    parser.add_argument("--seeded-rounds", type=int, default=5, help="creation rounds with the default seeder")
+    parser.add_argument("--warmup", type=int, default=24, help="unrecorded rounds first, to fill caches")
+    parser.add_argument("--creation-rounds", type=int, default=30, help="creation rounds with --no-seed")
+    parser.add_argument("--seeded-rounds", type=int, default=10, help="creation rounds with the default seeder")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
     parser.add_argument("--cc", help="C compiler for the trampoline (default: the one that built the stub)")
     parser.add_argument("--keep", action="store_true", help="keep the environments made, and say where")
@@ -559,10 +559,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     :param argv: the arguments, ``None`` for ``sys.argv``
 
-    :returns: the exit status
+    :returns: the exit status: 0 when every measurement ran, 1 when one could not (one line on stderr says
+        why), 2 for bad arguments (from argparse)
 
     """
     args = parse_args(argv)
+    try:
+        return run(args)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure every interpreter asked for and report.
+
+    :param args: the options
+
+    :returns: 0
+
+    """
     interpreters = discover(args.python)
     work = Path(tempfile.mkdtemp(prefix="symlink-safe-bench-")).resolve()
     try:

@@ -135,3 +135,13 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
     assert {f"creation {version} no-seed", f"creation {version} seeded"} <= set(judged)
     assert set(judged.values()) == {"too few rounds"}
     assert "targets: met when" in result.stdout
+
+
+def test_bench_reports_a_failure_in_one_line(runner: Runner, tmp_path: Path) -> None:
+    missing = tmp_path / "no-python"
+    result = runner.run([sys.executable, BENCH, "--python", missing, "--json", tmp_path / "out.json"])
+    assert result.returncode == 1
+    assert result.stderr.startswith("bench: error: ")
+    assert result.stderr.count("\n") == 1
+    assert str(missing) in result.stderr
+    assert not (tmp_path / "out.json").exists()
