@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_JSON = HERE.parent / ".bench" / "results.json"
@@ -281,38 +281,34 @@ def paired(run: dict[str, list[str]], rounds: int, warmup: int, env: dict[str, s
     return times
 
 
-def ratios(times: dict[str, list[float]], baseline: str) -> dict[str, Spread]:
-    """Summarise each variant's per-round ratio to the baseline.
-
-    :param times: each variant's times, round by round
-    :param baseline: the variant to divide by
-
-    :returns: the spread of the ratios of every other variant
-
-    """
-    base = times[baseline]
-    return {
-        name: Spread.of([mine / theirs for mine, theirs in zip(values, base)])
-        for name, values in times.items()
-        if name != baseline
-    }
-
-
-def differences(times: dict[str, list[float]], baseline: str) -> dict[str, Spread]:
-    """Summarise each variant's per-round difference from the baseline, in microseconds.
+def per_round(
+    times: dict[str, list[float]], baseline: str, compare: Callable[[float, float], float]
+) -> dict[str, Spread]:
+    """Summarise each variant against the baseline, compared within each round.
 
     :param times: each variant's times in milliseconds, round by round
-    :param baseline: the variant to subtract
+    :param baseline: the variant to compare with
+    :param compare: the comparison of one round's time of a variant with the baseline's
 
-    :returns: the spread of the differences of every other variant
+    :returns: the spread of the comparisons of every other variant
 
     """
     base = times[baseline]
     return {
-        name: Spread.of([(mine - theirs) * 1000 for mine, theirs in zip(values, base)])
+        name: Spread.of([compare(mine, theirs) for mine, theirs in zip(values, base)])
         for name, values in times.items()
         if name != baseline
     }
+
+
+def ratio(mine: float, theirs: float) -> float:
+    """Divide one time by another."""
+    return mine / theirs
+
+
+def extra_microseconds(mine: float, theirs: float) -> float:
+    """Give how much longer, in microseconds, a time in milliseconds is than another."""
+    return (mine - theirs) * 1000
 
 
 def virtualenv(*args: str, app_data: Path) -> list[str]:
@@ -410,8 +406,8 @@ def measure_startup(
         run = {name: [programs[name], *extra] for name in STARTUP_VARIANTS}
         times = paired(run, rounds, warmup, context.env)
         milliseconds = {name: Spread.of(values) for name, values in times.items()}
-        on_top = differences(times, "symlink")
-        results.append(StartupResult(interpreter, command, milliseconds, ratios(times, "symlink"), on_top))
+        on_top = per_round(times, "symlink", extra_microseconds)
+        results.append(StartupResult(interpreter, command, milliseconds, per_round(times, "symlink", ratio), on_top))
     return results
 
 
@@ -452,7 +448,7 @@ def measure_creation(
             if index > 0:
                 times[creator].append(elapsed)
     result.milliseconds = {name: Spread.of(values) for name, values in times.items()}
-    result.ratio_to_cpython3_posix = ratios(times, "cpython3-posix")
+    result.ratio_to_cpython3_posix = per_round(times, "cpython3-posix", ratio)
     return result
 
 

@@ -118,6 +118,7 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
         assert item["interpreter"]["exe"] == str(target.exe)
         assert set(item["milliseconds"]) == {"symlink", "stub", "copies", "trampoline"}
         assert set(item["ratio_to_symlink"]) == {"stub", "copies", "trampoline"}
+        assert set(item["extra_microseconds"]) == {"stub", "copies", "trampoline"}
         for spread in [*item["milliseconds"].values(), *item["ratio_to_symlink"].values()]:
             assert_spread(spread, 3)
 
