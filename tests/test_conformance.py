@@ -255,7 +255,8 @@ def test_c12_move_and_copy(runner: Runner, target: Target, work: Path) -> None:
 def test_c13_forged_argv0(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     decoy = runner.create(target, work / "decoy", creator=target.builtin)
-    for forged in ("some-name", "python", str(decoy.python), "../nowhere/python"):
+    too_long = "/" + "x" * os.pathconf("/", "PC_PATH_MAX")  # absolute, but beyond any path the stub takes
+    for forged in ("some-name", "python", str(decoy.python), "../nowhere/python", too_long):
         got = runner.probe(forged, executable=str(venv.python), cwd=work)
         assert_lands_in(got, venv)
 

@@ -26,6 +26,7 @@ STATUS_CFG_TOO_LARGE = 104
 STATUS_CFG_NOT_TEXT = 105
 STATUS_NO_BASE_KEY = 106
 STATUS_NESTING = 109
+STATUS_PATH_TOO_LONG = 110
 
 #: What a child reports of the process it runs in, as bytes in hex so no byte is lost on the way.
 REPORT = r"""
@@ -165,6 +166,14 @@ def test_base_is_a_stub_by_its_head(
         assert_one_line_failure(result, STATUS_NO_ENV, "no environment for", str(base))
     else:
         assert (result.returncode, result.stdout) == (0, "ran\n"), result.stderr
+
+
+# Rule 2.5: a base path in pyvenv.cfg longer than PATH_MAX is one clear failure, not a truncated path.
+def test_base_path_too_long(runner: Runner, target: Target, work: Path) -> None:
+    venv = runner.create(target, work / "env")
+    point_base_at(venv, "/" + "b" * os.pathconf("/", "PC_PATH_MAX"))
+    result = runner.run([venv.python, "-c", "pass"])
+    assert_one_line_failure(result, STATUS_PATH_TOO_LONG, "path too long: /bbb")
 
 
 # E6: a working directory nested deeper than PATH_MAX.

@@ -94,7 +94,16 @@ static const struct {
 
 static const char PROGRAM[] = "symlink-safe";
 
-/* Large buffers are static: one per purpose, never on the stack. */
+/*
+ * Every buffer of PATH_MAX or more is static, one per purpose, never on the
+ * stack.  A page of a static buffer costs a page fault (about 2 us) only once
+ * something is written to it, while a 4 KiB array on the stack pushes every
+ * deeper call onto fresh pages, written or not.  For the same reason the
+ * common path writes few of them: an absolute argv[0] and a base path from
+ * pyvenv.cfg are used where they lie, the lexical form is built where the
+ * answer goes, and a directory that is only read is passed as a length.
+ * That saves about 25 us on every Python start.
+ */
 static char cfg_text[MAX_CFG_SIZE + 1];
 
 /* ---------------------------------------------------------------------------
@@ -111,7 +120,13 @@ struct line {
 
 static struct line message; /* the failure to report, if any */
 static struct line tracing_line;
-static int tracing;
+
+/*
+ * Rule 7: whether to trace, read from SYMLINK_SAFE_TRACE by the first
+ * trace(); -1 until then.  Being initialised, it lives in .data, on a page
+ * the kernel has written already, rather than on a fresh page of .bss.
+ */
+static int tracing = -1;
 
 static void add_text(struct line *l, const char *s)
 {
@@ -181,6 +196,10 @@ static int fail(int status, int errnum, const char *text, const char *path)
 static void trace(const char *a, const char *path_a, const char *b, const char *path_b)
 {
     struct line *l = &tracing_line;
+    if (tracing < 0) {
+        const char *wanted = getenv("SYMLINK_SAFE_TRACE");
+        tracing = wanted && wanted[0] && strcmp(wanted, "0") != 0;
+    }
     if (!tracing)
         return;
     l->len = 0;
@@ -207,10 +226,13 @@ static int copy_path(char *out, const char *in)
     return STATUS_OK;
 }
 
-/* out = dir + "/" + name, without doubling the slash after "/". */
-static int join_path(char *out, const char *dir, const char *name)
+/*
+ * out = the first d bytes of dir + "/" + name, without doubling the slash
+ * after "/".  out may be dir itself.
+ */
+static int join_prefix(char *out, const char *dir, size_t d, const char *name)
 {
-    size_t d = strlen(dir), n = strlen(name);
+    size_t n = strlen(name);
     size_t slash = (d > 0 && dir[d - 1] == '/') ? 0 : 1;
     if (d + slash + n >= PATH_MAX)
         return fail(STATUS_PATH_TOO_LONG, 0, "path too long: ", dir);
@@ -221,17 +243,35 @@ static int join_path(char *out, const char *dir, const char *name)
     return STATUS_OK;
 }
 
+static int join_path(char *out, const char *dir, const char *name)
+{
+    return join_prefix(out, dir, strlen(dir), name);
+}
+
+/*
+ * The length of the directory part of path's first n bytes: up to the last
+ * "/", which is dropped unless it is the root ("/a/b" -> 2, "/a" -> 1), or 0
+ * when there is no slash.  Where the directory is only read, this saves a
+ * buffer to hold it.
+ */
+static size_t dir_length(const char *path, size_t n)
+{
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    if (n > 1)
+        n--;
+    return n;
+}
+
 /* The directory part; never longer than path, so it cannot overflow. */
 static void dir_name(char *out, const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    size_t n;
-    if (!slash) {
+    size_t n = dir_length(path, strlen(path));
+    if (n == 0) {
         out[0] = '.';
         out[1] = '\0';
         return;
     }
-    n = (slash == path) ? 1 : (size_t)(slash - path);
     memmove(out, path, n);
     out[n] = '\0';
 }
@@ -245,7 +285,7 @@ static const char *base_name(const char *path)
 /* Absolute form of path against the working directory (no resolving). */
 static int make_absolute(char *out, const char *path)
 {
-    char cwd[PATH_MAX];
+    static char cwd[PATH_MAX];
     if (path[0] == '/')
         return copy_path(out, path);
     if (!getcwd(cwd, sizeof cwd))
@@ -319,6 +359,18 @@ static int status_for(int err, int otherwise)
     return otherwise;
 }
 
+/*
+ * stat() for a step of the walk (rule 2).  Every step leads to the running
+ * program; one that leads nowhere (a link changed meanwhile) must not name an
+ * environment.
+ */
+static int stat_step(const char *p, struct stat *st)
+{
+    if (stat(p, st) != 0)
+        return fail(status_for(errno, STATUS_NO_ENV), errno, "cannot follow ", p);
+    return STATUS_OK;
+}
+
 /* ---------------------------------------------------------------------------
  * Rule 1: the invocation path.
  */
@@ -338,7 +390,7 @@ static int search_path(char *out, const char *name)
     for (p = path;;) {
         const char *end = strchr(p, ':');
         size_t n = end ? (size_t)(end - p) : strlen(p);
-        char dir[PATH_MAX], candidate[PATH_MAX];
+        static char dir[PATH_MAX], candidate[PATH_MAX];
         struct stat st;
         if (n < sizeof dir) {
             memcpy(dir, p, n);
@@ -358,28 +410,29 @@ static int search_path(char *out, const char *name)
  * The path this invocation was made by: argv[0], searched on PATH when it
  * has no slash.  argv[0] is whatever the caller chose to pass, so it is only
  * believed when it leads to the file that is running (rule 1.3); otherwise
- * the kernel's own record of the running program is used.
+ * the kernel's own record of the running program is used.  *out is argv[0]
+ * itself when that is absolute (the common case, so nothing is copied), else
+ * a static buffer; st receives what stat() said of it.
  */
-static int invocation_path(char *out, const char *argv0, const struct stat *self)
+static int invocation_path(const char **out, struct stat *st, const char *argv0, const struct stat *self)
 {
-    char kernel[PATH_MAX];
-    struct stat st;
-    int have_argv0 = 0;
+    static char absolute[PATH_MAX], kernel[PATH_MAX];
+    const char *path = NULL;
     ssize_t n;
 
     trace("argv[0] is ", argv0 ? argv0 : "(none)", NULL, NULL);
-    if (argv0 && argv0[0]) {
-        if (strchr(argv0, '/'))
-            have_argv0 = make_absolute(out, argv0) == STATUS_OK;
-        else
-            have_argv0 = search_path(out, argv0) == STATUS_OK;
-    }
-    if (have_argv0 && stat(out, &st) == 0) {
-        if (!self || same_file(&st, self)) {
-            trace("invocation path ", out, NULL, NULL);
+    if (argv0 && argv0[0] == '/' && strlen(argv0) < PATH_MAX)
+        path = argv0;
+    else if (argv0 && argv0[0] &&
+             (strchr(argv0, '/') ? make_absolute(absolute, argv0) : search_path(absolute, argv0)) == STATUS_OK)
+        path = absolute;
+    if (path && stat(path, st) == 0) {
+        if (!self || same_file(st, self)) {
+            trace("invocation path ", path, NULL, NULL);
+            *out = path;
             return STATUS_OK;
         }
-        trace("not the running file, ignored: ", out, NULL, NULL);
+        trace("not the running file, ignored: ", path, NULL, NULL);
     }
     if (!self)
         return fail(STATUS_NO_SELF, 0, "cannot tell which file is running; argv[0] is ",
@@ -391,7 +444,8 @@ static int invocation_path(char *out, const char *argv0, const struct stat *self
         return fail(STATUS_PATH_TOO_LONG, 0, "path too long: ", "/proc/self/exe");
     kernel[n] = '\0';
     trace("invocation path (the kernel's record) ", kernel, NULL, NULL);
-    return copy_path(out, kernel);
+    *out = kernel;
+    return stat_step(kernel, st);
 }
 
 /* ---------------------------------------------------------------------------
@@ -399,24 +453,22 @@ static int invocation_path(char *out, const char *argv0, const struct stat *self
  */
 
 /*
- * A pyvenv.cfg for an interpreter in dir: CPython looks one level up first,
- * then in dir itself, and so do we, so that we read the file it will read.
+ * A pyvenv.cfg for an interpreter in the directory named by the first d bytes
+ * of dir, an absolute path: CPython looks one level up first, then in that
+ * directory itself, and so do we, so that we read the file it will read.
  * cfg_st receives its identity, which decide() needs to tell a cycle.
  */
-static int find_cfg(char *cfg, struct stat *cfg_st, const char *dir)
+static int find_cfg(char *cfg, struct stat *cfg_st, const char *dir, size_t d)
 {
-    char parent[PATH_MAX];
-    dir_name(parent, dir);
-    return (join_path(cfg, parent, "pyvenv.cfg") == STATUS_OK && is_regular(cfg, cfg_st)) ||
-           (join_path(cfg, dir, "pyvenv.cfg") == STATUS_OK && is_regular(cfg, cfg_st));
+    return (join_prefix(cfg, dir, dir_length(dir, d), "pyvenv.cfg") == STATUS_OK && is_regular(cfg, cfg_st)) ||
+           (join_prefix(cfg, dir, d, "pyvenv.cfg") == STATUS_OK && is_regular(cfg, cfg_st));
 }
 
 /* Rule 2.4: name the file that is missing and the two ways to get here. */
 static int no_env(const char *path, const char *real_dir)
 {
-    char parent[PATH_MAX], cfg[PATH_MAX];
-    dir_name(parent, real_dir);
-    if (join_path(cfg, parent, "pyvenv.cfg") != STATUS_OK)
+    static char cfg[PATH_MAX];
+    if (join_prefix(cfg, real_dir, dir_length(real_dir, strlen(real_dir)), "pyvenv.cfg") != STATUS_OK)
         return STATUS_PATH_TOO_LONG;
     msg_begin();
     msg_text("no environment for ");
@@ -429,42 +481,37 @@ static int no_env(const char *path, const char *real_dir)
 }
 
 /*
- * Walk from start (an absolute path) to the first environment met: the
- * lexical check, the physical check, then one symlink, until a file that is
- * not a link.  On success venv holds the path to give CPython as argv[0], and
- * cfg and cfg_st the pyvenv.cfg that decided it.
+ * Walk from start (an absolute path; start_st what stat() said of it) to the
+ * first environment met: the lexical check, the physical check, then one
+ * symlink, until a file that is not a link.  On success venv holds the path
+ * to give CPython as argv[0], and cfg and cfg_st the pyvenv.cfg that decided
+ * it.
  */
-static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *start)
+static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *start, const struct stat *start_st)
 {
-    char p[PATH_MAX], lex[PATH_MAX], dir[PATH_MAX], real[PATH_MAX], target[PATH_MAX];
+    static char walk[PATH_MAX], dir[PATH_MAX], real[PATH_MAX], target[PATH_MAX];
+    const char *p = start;
+    struct stat st_p = *start_st, st_lex;
     int step, status;
 
-    if ((status = copy_path(p, start)) != STATUS_OK)
-        return status;
     for (step = 0; step <= MAX_LINK_STEPS; step++) {
-        struct stat st_p, st_lex;
         ssize_t n;
 
         trace("walk: ", p, NULL, NULL);
-
-        /*
-         * Every step leads to the running program, a regular file; one that
-         * does not (a link changed meanwhile) must not name an environment.
-         */
-        if (stat(p, &st_p) != 0)
-            return fail(status_for(errno, STATUS_NO_ENV), errno, "cannot follow ", p);
         if (!S_ISREG(st_p.st_mode))
             return fail(STATUS_NO_ENV, 0, "not a file: ", p);
 
-        /* 2.1: what CPython itself would decide if started as lex. */
-        if ((status = lexical_normalize(lex, p)) != STATUS_OK)
+        /*
+         * 2.1: what CPython itself would decide if started as the lexical
+         * form, built in venv, where it stays if it is the answer.
+         */
+        if ((status = lexical_normalize(venv, p)) != STATUS_OK)
             return status;
-        /* Most often lex is p: no need to ask the kernel twice. */
-        if (strcmp(lex, p) == 0 || (stat(lex, &st_lex) == 0 && same_file(&st_p, &st_lex))) {
-            dir_name(dir, lex);
-            if (find_cfg(cfg, cfg_st, dir)) {
-                trace("lexical check found ", cfg, "; argv[0] becomes ", lex);
-                return copy_path(venv, lex);
+        /* Most often the lexical form is p itself: no need to ask the kernel twice. */
+        if (strcmp(venv, p) == 0 || (stat(venv, &st_lex) == 0 && same_file(&st_p, &st_lex))) {
+            if (find_cfg(cfg, cfg_st, venv, dir_length(venv, strlen(venv)))) {
+                trace("lexical check found ", cfg, "; argv[0] becomes ", venv);
+                return STATUS_OK;
             }
         }
 
@@ -472,7 +519,7 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
         dir_name(dir, p);
         if (!realpath(dir, real))
             return fail(status_for(errno, STATUS_NO_ENV), errno, "cannot resolve directory ", dir);
-        if (find_cfg(cfg, cfg_st, real)) {
+        if (find_cfg(cfg, cfg_st, real, strlen(real))) {
             if ((status = join_path(venv, real, base_name(p))) != STATUS_OK)
                 return status;
             trace("physical check found ", cfg, "; argv[0] becomes ", venv);
@@ -490,8 +537,11 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
             return fail(STATUS_PATH_TOO_LONG, 0, "link target too long: ", p);
         target[n] = '\0';
         trace("no pyvenv.cfg; following the link to ", target, NULL, NULL);
-        status = target[0] == '/' ? copy_path(p, target) : join_path(p, real, target);
+        status = target[0] == '/' ? copy_path(walk, target) : join_path(walk, real, target);
         if (status != STATUS_OK)
+            return status;
+        p = walk;
+        if ((status = stat_step(p, &st_p)) != STATUS_OK)
             return status;
     }
     return fail(STATUS_LINK_LOOP, 0, "too many levels of symbolic links from ", start);
@@ -642,10 +692,12 @@ static int base_in_home(char *base, struct stat *st, const struct cfg_keys *keys
 
 /*
  * Rule 3.1 and 3.2: the base interpreter named by cfg, checked to be usable;
- * base_st receives what stat() said of it.
+ * base_st receives what stat() said of it.  A path from a key is used where
+ * it lies, in cfg_text, so *base is valid until the next read_cfg().
  */
-static int base_from_cfg(char *base, struct stat *base_st, const char *cfg)
+static int base_from_cfg(const char **base, struct stat *base_st, const char *cfg)
 {
+    static char in_home[PATH_MAX];
     struct cfg_keys keys;
     const char *key, *value;
     int status, err;
@@ -660,8 +712,9 @@ static int base_from_cfg(char *base, struct stat *base_st, const char *cfg)
         key = "executable";
         value = keys.executable;
     } else if (keys.home) {
-        if (base_in_home(base, base_st, &keys)) {
-            trace("base interpreter (from 'home') ", base, NULL, NULL);
+        if (base_in_home(in_home, base_st, &keys)) {
+            trace("base interpreter (from 'home') ", in_home, NULL, NULL);
+            *base = in_home;
             return STATUS_OK;
         }
         msg_begin();
@@ -674,14 +727,15 @@ static int base_from_cfg(char *base, struct stat *base_st, const char *cfg)
         return fail(STATUS_NO_BASE_KEY, 0, "no base-executable, executable or home key in ", cfg);
     }
 
-    if ((status = copy_path(base, value)) != STATUS_OK)
-        return status;
-    if (is_executable_file(base, base_st)) {
-        trace("base interpreter (from '", key, "') ", base);
+    if (strlen(value) >= PATH_MAX)
+        return fail(STATUS_PATH_TOO_LONG, 0, "path too long: ", value);
+    if (is_executable_file(value, base_st)) {
+        trace("base interpreter (from '", key, "') ", value);
+        *base = value;
         return STATUS_OK;
     }
     err = errno;
-    if (stat(base, &st) == 0)
+    if (stat(value, &st) == 0)
         err = S_ISREG(st.st_mode) ? EACCES : EISDIR;
     msg_begin();
     msg_text("base interpreter from '");
@@ -689,7 +743,7 @@ static int base_from_cfg(char *base, struct stat *base_st, const char *cfg)
     msg_text("' in ");
     msg_path(cfg);
     msg_text(" is not usable: ");
-    msg_path(base);
+    msg_path(value);
     return msg_end(STATUS_BASE_UNUSABLE, err);
 }
 
@@ -734,13 +788,14 @@ static int is_stub(const char *path, const struct stat *st, const struct stat *s
  * environment and its base instead, remembering each pyvenv.cfg to tell a
  * cycle from mere depth.
  */
-static int decide(char *venv, char *base, const char *invoked, const struct stat *self)
+static int decide(char *venv, const char **base, const char *invoked, const struct stat *invoked_st,
+                  const struct stat *self)
 {
     static char cfg[PATH_MAX], stub_path[PATH_MAX], ignored[PATH_MAX];
     struct stat seen[MAX_NESTING + 1], base_st;
     int depth, i, status;
 
-    if ((status = find_env(venv, cfg, &seen[0], invoked)) != STATUS_OK)
+    if ((status = find_env(venv, cfg, &seen[0], invoked, invoked_st)) != STATUS_OK)
         return status;
     for (depth = 0;; depth++) {
         for (i = 0; i < depth; i++)
@@ -748,13 +803,13 @@ static int decide(char *venv, char *base, const char *invoked, const struct stat
                 return fail(STATUS_NESTING, 0, "environments whose bases lead back to each other, at ", cfg);
         if ((status = base_from_cfg(base, &base_st, cfg)) != STATUS_OK)
             return status;
-        if (!is_stub(base, &base_st, self))
+        if (!is_stub(*base, &base_st, self))
             return STATUS_OK;
         if (depth == MAX_NESTING)
             return fail(STATUS_NESTING, 0, "environments nested more than 8 deep, at ", cfg);
-        trace("the base is a stub, going on to its own environment: ", base, NULL, NULL);
-        if ((status = make_absolute(stub_path, base)) != STATUS_OK ||
-            (status = find_env(ignored, cfg, &seen[depth + 1], stub_path)) != STATUS_OK)
+        trace("the base is a stub, going on to its own environment: ", *base, NULL, NULL);
+        if ((status = make_absolute(stub_path, *base)) != STATUS_OK ||
+            (status = find_env(ignored, cfg, &seen[depth + 1], stub_path, &base_st)) != STATUS_OK)
             return status;
     }
 }
@@ -769,18 +824,17 @@ extern char **environ;
 
 int main(int argc, char **argv)
 {
-    static char invoked[PATH_MAX], venv[PATH_MAX], base[PATH_MAX];
+    static char venv[PATH_MAX];
+    const char *invoked, *base;
     char *fallback_argv[2];
-    const char *trace_var = getenv("SYMLINK_SAFE_TRACE");
-    struct stat self_st;
+    struct stat self_st, invoked_st;
     /* The kernel's record of the running file: rule 1.3 checks argv[0] against it, rule 3.3 the base. */
     const struct stat *self = stat("/proc/self/exe", &self_st) == 0 ? &self_st : NULL;
     int status;
 
-    tracing = trace_var && trace_var[0] && strcmp(trace_var, "0") != 0;
-    status = invocation_path(invoked, argc > 0 ? argv[0] : NULL, self);
+    status = invocation_path(&invoked, &invoked_st, argc > 0 ? argv[0] : NULL, self);
     if (status == STATUS_OK)
-        status = decide(venv, base, invoked, self);
+        status = decide(venv, &base, invoked, &invoked_st, self);
     if (status != STATUS_OK) {
         fprintf(stderr, "%s: %s\n", PROGRAM, message.text);
         return status;

@@ -35,8 +35,9 @@ int harness_parse_cfg(char *text, size_t len, const char **values)
 /* Rule 2's walk from an absolute path: venv and cfg are PATH_MAX buffers. */
 int harness_find_env(const char *start, char *venv, char *cfg)
 {
-    struct stat cfg_st;
-    return find_env(venv, cfg, &cfg_st, start);
+    struct stat start_st, cfg_st;
+    int status = stat_step(start, &start_st);
+    return status != STATUS_OK ? status : find_env(venv, cfg, &cfg_st, start, &start_st);
 }
 
 const char *harness_message(void)
