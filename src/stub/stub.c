@@ -754,7 +754,7 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
  */
 static int is_stub(const char *path, const struct stat *st, const struct stat *self)
 {
-    char head[STUB_HEAD];
+    static char head[STUB_HEAD];
     size_t len = 0, m = sizeof STUB_MARKER - 1, i; /* compared with the note, so the bytes exist once */
     int fd;
 
