@@ -2,8 +2,10 @@
 
 Start-up: ``python -c pass`` and ``python -S -I -c pass`` through the stub, through a plain symlink environment
 (``cpython3-posix``, the baseline), through a ``--copies`` environment, and through a no-op ``execve`` trampoline
-(``trampoline.c``, compiled here at run time) that is the floor of any launcher. Creation: ``symlink-safe`` against
-``cpython3-posix`` and ``venv``, with ``--no-seed`` and seeded.
+(``trampoline.c``, compiled here at run time) that is the floor of any launcher. Launcher: the stub and the
+trampoline in front of a program that does nothing (``noop.c``), against that program started directly, which
+gives the stub's own work in microseconds without an interpreter's start-up noise around it. Creation:
+``symlink-safe`` against ``cpython3-posix`` and ``venv``, with ``--no-seed`` and seeded.
 
 Every measurement is paired: each round runs every variant once, and the ratio to the baseline is taken within the
 round, so drifting machine load hits both sides of a ratio alike. The rounds go through every order of the variants
@@ -89,13 +91,18 @@ class Spread:
         high = min(n - 1, round(n / 2 + half))
         return cls(median, ordered[low], ordered[high], p25, p75, n)
 
-    def ratio(self) -> str:
-        """Format as a ratio with its confidence interval and interquartile range.
+    def cell(self, digits: int = 3) -> str:
+        """Format with the confidence interval and the interquartile range.
+
+        :param digits: decimals to show, 3 for a ratio, 0 for microseconds
 
         :returns: e.g. ``1.012 [1.009-1.015] (0.970-1.052)``
 
         """
-        return f"{self.median:.3f} [{self.ci_low:.3f}-{self.ci_high:.3f}] ({self.p25:.3f}-{self.p75:.3f})"
+        median, low, high, p25, p75 = (
+            f"{v:.{digits}f}" for v in (self.median, self.ci_low, self.ci_high, self.p25, self.p75)
+        )
+        return f"{median} [{low}-{high}] ({p25}-{p75})"
 
     def verdict(self, target: float) -> str:
         """Judge the median against a target ratio.
@@ -148,6 +155,18 @@ class StartupResult:
 
 
 @dataclass
+class LauncherResult:
+    """What the trampoline and the stub cost in front of a program that does nothing."""
+
+    direct_microseconds: Spread
+    """The no-op program started directly."""
+    extra_microseconds: dict[str, Spread]
+    """Per round, the trampoline's and the stub's time minus the direct start's."""
+    stub_over_trampoline_microseconds: Spread
+    """Per round, the stub's time minus the trampoline's: the stub's own work."""
+
+
+@dataclass
 class CreationResult:
     """Creation times of one interpreter with and without seeding, for every creator."""
 
@@ -172,6 +191,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--rounds", type=int, default=300, help="start-up rounds per interpreter and command, 0 to skip"
     )
     parser.add_argument("--warmup", type=int, default=24, help="unrecorded rounds first, to fill caches")
+    parser.add_argument(
+        "--launcher-rounds", type=int, default=3000, help="rounds of the stub in front of a no-op program, 0 to skip"
+    )
     parser.add_argument("--creation-rounds", type=int, default=30, help="creation rounds with --no-seed")
     parser.add_argument("--seeded-rounds", type=int, default=10, help="creation rounds with the default seeder")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
@@ -353,23 +375,35 @@ def stub_build() -> dict[str, str]:
     return loaded
 
 
-def compile_trampoline(cc: str | None, base: str, argv0: str, out: Path) -> None:
-    """Compile the no-op trampoline for one interpreter, linked as the stub is.
+def compile_like_stub(cc: str | None, source: str, out: Path, macros: Sequence[str] = ()) -> None:
+    """Compile one of the benchmark's C programs, linked as the stub is.
 
     :param cc: the compiler, ``None`` to choose as the stub's build did
-    :param base: the interpreter it execs
-    :param argv0: the ``argv[0]`` it passes, inside the stub environment
+    :param source: the file's name in the benchmark's folder
     :param out: the executable to write
+    :param macros: ``-D`` options
 
     """
     build = stub_build()
     if cc is None:
         cc = "musl-gcc" if build.get("compiler") == "musl-gcc" and shutil.which("musl-gcc") else "cc"
     static = ["-static"] if build.get("linkage", "static") == "static" else []
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-s", *static]
+    subprocess.run([cc, *flags, *macros, "-o", str(out), str(HERE / source)], check=True)
+
+
+def compile_trampoline(cc: str | None, base: str, argv0: str, out: Path) -> None:
+    """Compile the no-op trampoline for one base, linked as the stub is.
+
+    :param cc: the compiler, ``None`` to choose as the stub's build did
+    :param base: the program it execs
+    :param argv0: the ``argv[0]`` it passes, inside the stub environment
+    :param out: the executable to write
+
+    """
     # json.dumps escapes quotes and backslashes as a C string literal wants them.
     macros = [f"-DBASE={json.dumps(base, ensure_ascii=False)}", f"-DARGV0={json.dumps(argv0, ensure_ascii=False)}"]
-    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-s", *static]
-    subprocess.run([cc, *flags, *macros, "-o", str(out), str(HERE / "trampoline.c")], check=True)
+    compile_like_stub(cc, "trampoline.c", out, macros)
 
 
 def measure_startup(
@@ -409,6 +443,40 @@ def measure_startup(
         on_top = per_round(times, "symlink", extra_microseconds)
         results.append(StartupResult(interpreter, command, milliseconds, per_round(times, "symlink", ratio), on_top))
     return results
+
+
+def measure_launcher(context: Context, work: Path, *, rounds: int, warmup: int) -> LauncherResult:
+    """Measure the stub and the trampoline in front of a program that does nothing.
+
+    Interpreter start-up varies by several percent from one run to the next, far more than the stub's own work;
+    with a no-op program behind it, what is left to vary is the launcher.
+
+    :param context: what every run shares
+    :param work: a folder for the environment and the programs
+    :param rounds: recorded rounds
+    :param warmup: unrecorded rounds first
+
+    :returns: the result
+
+    """
+    noop, trampoline, env = work / "noop", work / "trampoline", work / "env"
+    work.mkdir(parents=True)
+    compile_like_stub(context.cc, "noop.c", noop)
+    subprocess.run(
+        virtualenv("--no-seed", "--creator", "symlink-safe", str(env), app_data=context.app_data),
+        env=context.env,
+        check=True,
+    )
+    # The first base-executable wins, for the stub as for CPython: the rest of pyvenv.cfg stays as virtualenv wrote it.
+    cfg = env / "pyvenv.cfg"
+    cfg.write_text(f"base-executable = {noop}\n{cfg.read_text()}")
+    compile_trampoline(context.cc, str(noop), str(env / "bin" / "python"), trampoline)
+    run = {"direct": [str(noop)], "trampoline": [str(trampoline)], "stub": [str(env / "bin" / "python")]}
+    times = paired(run, rounds, warmup, context.env)
+    own = per_round({name: times[name] for name in ("trampoline", "stub")}, "trampoline", extra_microseconds)
+    return LauncherResult(
+        Spread.of([t * 1000 for t in times["direct"]]), per_round(times, "direct", extra_microseconds), own["stub"]
+    )
 
 
 def measure_creation(
@@ -477,24 +545,31 @@ def machine() -> dict[str, object]:
 CELL = 34
 
 
-def report(startup: list[StartupResult], creation: list[CreationResult]) -> str:
-    """Format the results as two plain-text tables.
+def report(startup: list[StartupResult], launcher: LauncherResult | None, creation: list[CreationResult]) -> str:
+    """Format the results as three plain-text tables.
 
     :param startup: start-up results
+    :param launcher: the launcher result, ``None`` when skipped
     :param creation: creation results
 
     :returns: the tables
 
     """
-    lines = ["every cell: median ratio [95% confidence interval of the median] (p25-p75)", ""]
+    lines = ["every cell: median [95% confidence interval of the median] (p25-p75)", ""]
     lines += ["start-up: ratio to a symlink environment; its median in ms, and the stub's median extra in us", ""]
     head = f"{'python':10} {'command':15} {'symlink ms':>10} {'stub us':>7}  "
     lines.append(head + "".join(f"{name:{CELL}}" for name in ("stub", "copies", "trampoline")))
     for item in startup:
-        cells = "".join(f"{item.ratio_to_symlink[name].ratio():{CELL}}" for name in ("stub", "copies", "trampoline"))
+        cells = "".join(f"{item.ratio_to_symlink[name].cell():{CELL}}" for name in ("stub", "copies", "trampoline"))
         base = item.milliseconds["symlink"].median
         extra = item.extra_microseconds["stub"].median
         lines.append(f"{item.interpreter.version:10} {item.command:15} {base:10.2f} {extra:7.0f}  {cells}")
+    if launcher is not None:
+        direct = launcher.direct_microseconds.median
+        lines += ["", f"launcher: extra us per start over a no-op program started directly ({direct:.0f} us)", ""]
+        for name in ("trampoline", "stub"):
+            lines.append(f"{name:26} {launcher.extra_microseconds[name].cell(0)}")
+        lines.append(f"{'stub minus trampoline':26} {launcher.stub_over_trampoline_microseconds.cell(0)}")
     lines += ["", "creation: ratio to cpython3-posix; its median in ms", ""]
     lines.append(
         f"{'python':10} {'seed':8} {'posix ms':>10}  " + "".join(f"{n:{CELL}}" for n in ("symlink-safe", "venv"))
@@ -504,7 +579,7 @@ def report(startup: list[StartupResult], creation: list[CreationResult]) -> str:
         if entry.skipped:
             lines.append(f"{entry.interpreter.version:10} {seed:8} skipped: {entry.skipped}")
             continue
-        cells = "".join(f"{entry.ratio_to_cpython3_posix[n].ratio():{CELL}}" for n in ("symlink-safe", "venv"))
+        cells = "".join(f"{entry.ratio_to_cpython3_posix[n].cell():{CELL}}" for n in ("symlink-safe", "venv"))
         base = entry.milliseconds["cpython3-posix"].median
         lines.append(f"{entry.interpreter.version:10} {seed:8} {base:10.1f}  {cells}")
     return "\n".join(lines)
@@ -584,6 +659,10 @@ def run(args: argparse.Namespace) -> int:
         started = machine()
         startup: list[StartupResult] = []
         creation: list[CreationResult] = []
+        launcher = None
+        if args.launcher_rounds > 0:
+            print("measuring the launcher", file=sys.stderr, flush=True)
+            launcher = measure_launcher(context, work / "launcher", rounds=args.launcher_rounds, warmup=args.warmup)
         for interpreter in interpreters:
             print(f"measuring {interpreter.version} ({interpreter.exe})", file=sys.stderr, flush=True)
             folder = work / interpreter.version
@@ -601,12 +680,13 @@ def run(args: argparse.Namespace) -> int:
             "stub_build": stub_build(),
             "settings": settings,
             "startup": [asdict(item) for item in startup],
+            "launcher": asdict(launcher) if launcher else None,
             "creation": [asdict(item) for item in creation],
             "targets": judged,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=2) + "\n")
-        print(report(startup, creation))
+        print(report(startup, launcher, creation))
         print(f"\n{format_verdicts(judged)}")
         print(f"\nwritten to {args.json}", file=sys.stderr)
     finally:

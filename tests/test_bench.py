@@ -103,6 +103,8 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
         "2",
         "--seeded-rounds",
         "1",
+        "--launcher-rounds",
+        "4",
     ]
     result = runner.run([sys.executable, BENCH, *args, "--json", out], check=True)
     assert "start-up: ratio to a symlink environment" in result.stdout
@@ -121,6 +123,13 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
         assert set(item["extra_microseconds"]) == {"stub", "copies", "trampoline"}
         for spread in [*item["milliseconds"].values(), *item["ratio_to_symlink"].values()]:
             assert_spread(spread, 3)
+
+    launcher = document["launcher"]
+    assert set(launcher["extra_microseconds"]) == {"trampoline", "stub"}
+    for spread in [launcher["direct_microseconds"], *launcher["extra_microseconds"].values()]:
+        assert_spread(spread, 4)
+    assert_spread(launcher["stub_over_trampoline_microseconds"], 4)
+    assert "launcher: extra us per start over a no-op program" in result.stdout
 
     creation = document["creation"]
     assert [(item["seeded"], item["skipped"]) for item in creation] == [(False, None), (True, None)]
