@@ -467,7 +467,7 @@ def measure_launcher(context: Context, work: Path, *, rounds: int, warmup: int) 
         env=context.env,
         check=True,
     )
-    # The first base-executable wins, for the stub as for CPython: the rest of pyvenv.cfg stays as virtualenv wrote it.
+    # The stub takes the first base-executable it reads; the rest of pyvenv.cfg stays as virtualenv wrote it.
     cfg = env / "pyvenv.cfg"
     cfg.write_text(f"base-executable = {noop}\n{cfg.read_text()}")
     compile_trampoline(context.cc, str(noop), str(env / "bin" / "python"), trampoline)
