@@ -473,9 +473,9 @@ def measure_launcher(context: Context, work: Path, *, rounds: int, warmup: int) 
     compile_trampoline(context.cc, str(noop), str(env / "bin" / "python"), trampoline)
     run = {"direct": [str(noop)], "trampoline": [str(trampoline)], "stub": [str(env / "bin" / "python")]}
     times = paired(run, rounds, warmup, context.env)
-    own = per_round({name: times[name] for name in ("trampoline", "stub")}, "trampoline", extra_microseconds)
+    own = per_round(times, "trampoline", extra_microseconds)["stub"]
     return LauncherResult(
-        Spread.of([t * 1000 for t in times["direct"]]), per_round(times, "direct", extra_microseconds), own["stub"]
+        Spread.of([t * 1000 for t in times["direct"]]), per_round(times, "direct", extra_microseconds), own
     )
 
 
