@@ -15,6 +15,10 @@ Results are the median ratio, a 95% confidence interval of that median and the i
 to stdout, then a verdict on each of the project's targets, and the details to a JSON file. A target counts as met
 only when the whole confidence interval lies within it: on a noisy machine, ask for more rounds.
 
+Start-up can also be measured in several runs (``--runs``), each with environments and a trampoline made afresh.
+A run's median moves from one run to the next by more than its own confidence interval says (where its files
+landed counts as well as the stub), so with five runs or more a start-up target is judged on the runs' medians.
+
 Run it with ``tox run -e bench`` (arguments after ``--``), or with any Python that has virtualenv and this
 plugin installed: ``python bench/bench.py --help``.
 """
@@ -41,6 +45,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    #: One run of start-up measurements: by command, each variant's times in milliseconds, round by round.
+    StartupTimes = dict[str, dict[str, list[float]]]
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_JSON = HERE.parent / ".bench" / "results.json"
 COMMANDS = {"-c pass": ["-c", "pass"], "-S -I -c pass": ["-S", "-I", "-c", "pass"]}
@@ -53,6 +60,8 @@ CREATION_TARGET = 1.03
 Z_95 = 1.959964
 #: Below this many rounds the interval's normal approximation is too rough to judge a target by.
 MIN_JUDGED = 20
+#: The fewest run medians to judge a start-up target by: their whole range is then a 94% interval of their median.
+MIN_RUNS_JUDGED = 5
 
 
 @dataclass
@@ -104,17 +113,19 @@ class Spread:
         )
         return f"{median} [{low}-{high}] ({p25}-{p75})"
 
-    def verdict(self, target: float) -> str:
+    def verdict(self, target: float, *, fewest: int = MIN_JUDGED, unit: str = "rounds") -> str:
         """Judge the median against a target ratio.
 
         :param target: the largest acceptable ratio
+        :param fewest: the fewest values to judge by
+        :param unit: what the values are, for the verdict on too few of them
 
         :returns: ``met`` when the whole confidence interval is within it, ``missed`` when none of it is,
-            ``not shown`` otherwise, and ``too few rounds`` below :data:`MIN_JUDGED`
+            ``not shown`` otherwise, and ``too few rounds`` (or other ``unit``) below ``fewest``
 
         """
-        if self.n < MIN_JUDGED:
-            return "too few rounds"
+        if self.n < fewest:
+            return f"too few {unit}"
         if self.ci_high <= target:
             return "met"
         if self.ci_low > target:
@@ -152,6 +163,8 @@ class StartupResult:
     ratio_to_symlink: dict[str, Spread]
     extra_microseconds: dict[str, Spread]
     """Per round, each variant's time minus the symlink environment's: what a start costs on top."""
+    run_medians: dict[str, list[float]]
+    """Each run's median ratio to the symlink environment, by variant: one value per run."""
 
 
 @dataclass
@@ -189,6 +202,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--python", action="append", default=[], help="an interpreter to measure (repeatable)")
     parser.add_argument(
         "--rounds", type=int, default=300, help="start-up rounds per interpreter and command, 0 to skip"
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="start-up runs, each with environments made afresh; 5+ judge by their medians",
     )
     parser.add_argument("--warmup", type=int, default=24, help="unrecorded rounds first, to fill caches")
     parser.add_argument(
@@ -408,16 +427,16 @@ def compile_trampoline(cc: str | None, base: str, argv0: str, out: Path) -> None
 
 def measure_startup(
     interpreter: Interpreter, context: Context, work: Path, *, rounds: int, warmup: int
-) -> list[StartupResult]:
-    """Measure start-up of one interpreter through every variant, for every command.
+) -> StartupTimes:
+    """Measure start-up of one interpreter through every variant, for every command, in environments made here.
 
     :param interpreter: the base interpreter
     :param context: what every run shares
-    :param work: a folder for its environments
+    :param work: a folder for its environments, which must not exist yet
     :param rounds: recorded rounds per command
     :param warmup: unrecorded rounds first
 
-    :returns: one result per command
+    :returns: the times of this run
 
     """
     envs = {name: work / name for name in ("symlink", "stub", "copies")}
@@ -435,13 +454,33 @@ def measure_startup(
     )
     programs = {name: str(dest / "bin" / "python") for name, dest in envs.items()}
     programs["trampoline"] = str(trampoline)
+    run = {
+        command: {name: [programs[name], *extra] for name in STARTUP_VARIANTS} for command, extra in COMMANDS.items()
+    }
+    return {command: paired(lines, rounds, warmup, context.env) for command, lines in run.items()}
+
+
+def summarise_startup(interpreter: Interpreter, runs: Sequence[StartupTimes]) -> list[StartupResult]:
+    """Summarise the start-up runs of one interpreter: every round of every run pooled, and each run's median ratio.
+
+    :param interpreter: the base interpreter
+    :param runs: the times of each run
+
+    :returns: one result per command
+
+    """
     results = []
-    for command, extra in COMMANDS.items():
-        run = {name: [programs[name], *extra] for name in STARTUP_VARIANTS}
-        times = paired(run, rounds, warmup, context.env)
+    for command in COMMANDS:
+        times = {name: [t for run in runs for t in run[command][name]] for name in STARTUP_VARIANTS}
+        medians: dict[str, list[float]] = {name: [] for name in STARTUP_VARIANTS if name != "symlink"}
+        for run in runs:
+            for name, spread in per_round(run[command], "symlink", ratio).items():
+                medians[name].append(spread.median)
         milliseconds = {name: Spread.of(values) for name, values in times.items()}
         on_top = per_round(times, "symlink", extra_microseconds)
-        results.append(StartupResult(interpreter, command, milliseconds, per_round(times, "symlink", ratio), on_top))
+        results.append(
+            StartupResult(interpreter, command, milliseconds, per_round(times, "symlink", ratio), on_top, medians)
+        )
     return results
 
 
@@ -564,6 +603,14 @@ def report(startup: list[StartupResult], launcher: LauncherResult | None, creati
         base = item.milliseconds["symlink"].median
         extra = item.extra_microseconds["stub"].median
         lines.append(f"{item.interpreter.version:10} {item.command:15} {base:10.2f} {extra:7.0f}  {cells}")
+    if any(len(item.run_medians["stub"]) > 1 for item in startup):
+        lines += ["", "start-up run by run: the stub's median ratio in each run; their median [lowest-highest]", ""]
+        for item in startup:
+            medians = item.run_medians["stub"]
+            whole = Spread.of(medians)
+            each = " ".join(f"{value:.3f}" for value in medians)
+            summary = f"{whole.median:.3f} [{min(medians):.3f}-{max(medians):.3f}]"
+            lines.append(f"{item.interpreter.version:10} {item.command:15} {each}  {summary}")
     if launcher is not None:
         direct = launcher.direct_microseconds.median
         lines += ["", f"launcher: extra us per start over a no-op program started directly ({direct:.0f} us)", ""]
@@ -597,16 +644,21 @@ def verdicts(startup: list[StartupResult], creation: list[CreationResult]) -> li
     judged: list[dict[str, str | float]] = []
     for item in startup:
         if item.command == "-c pass" and item.interpreter.version.startswith(STARTUP_TARGET_VERSIONS):
-            spread = item.ratio_to_symlink["stub"]
             what = f"start-up {item.interpreter.version} {item.command}"
+            if len(item.run_medians["stub"]) == 1:
+                spread = item.ratio_to_symlink["stub"]
+                verdict, basis = spread.verdict(STARTUP_TARGET), "rounds"
+            else:
+                spread = Spread.of(item.run_medians["stub"])
+                verdict, basis = spread.verdict(STARTUP_TARGET, fewest=MIN_RUNS_JUDGED, unit="runs"), "runs"
             judged.append({"what": what, "target": STARTUP_TARGET, "median": spread.median, "ci_high": spread.ci_high})
-            judged[-1]["verdict"] = spread.verdict(STARTUP_TARGET)
+            judged[-1].update(verdict=verdict, judged_on=basis)
     for entry in creation:
         if not entry.skipped:
             spread = entry.ratio_to_cpython3_posix["symlink-safe"]
             what = f"creation {entry.interpreter.version} {'seeded' if entry.seeded else 'no-seed'}"
             judged.append({"what": what, "target": CREATION_TARGET, "median": spread.median, "ci_high": spread.ci_high})
-            judged[-1]["verdict"] = spread.verdict(CREATION_TARGET)
+            judged[-1].update(verdict=spread.verdict(CREATION_TARGET), judged_on="rounds")
     return judged
 
 
@@ -618,10 +670,11 @@ def format_verdicts(judged: list[dict[str, str | float]]) -> str:
     :returns: the lines
 
     """
-    lines = ["targets: met when the confidence interval's upper end is within the target", ""]
+    head = "targets: met when the upper end of the median's confidence interval is within the target"
+    lines = [f"{head} (over the rounds of one run, or over the medians of {MIN_RUNS_JUDGED} or more runs)", ""]
     for entry in judged:
         numbers = f"median {entry['median']:.3f}, upper end {entry['ci_high']:.3f}, target {entry['target']:.2f}"
-        lines.append(f"{entry['what']:32} {entry['verdict']:15} {numbers}")
+        lines.append(f"{entry['what']:32} {entry['verdict']:15} {numbers}, over {entry['judged_on']}")
     return "\n".join(lines)
 
 
@@ -663,13 +716,19 @@ def run(args: argparse.Namespace) -> int:
         if args.launcher_rounds > 0:
             print("measuring the launcher", file=sys.stderr, flush=True)
             launcher = measure_launcher(context, work / "launcher", rounds=args.launcher_rounds, warmup=args.warmup)
-        for interpreter in interpreters:
-            print(f"measuring {interpreter.version} ({interpreter.exe})", file=sys.stderr, flush=True)
+        # Run by run, every interpreter in each, so that a slow drift of the machine spreads over all of them.
+        runs: list[list[StartupTimes]] = [[] for _ in interpreters]
+        for index in range(args.runs if args.rounds > 0 else 0):
+            for interpreter, times in zip(interpreters, runs):
+                where = f"{interpreter.version} ({interpreter.exe})"
+                print(f"measuring start-up of {where}, run {index + 1} of {args.runs}", file=sys.stderr, flush=True)
+                folder = work / interpreter.version / f"startup-{index + 1}"
+                times.append(measure_startup(interpreter, context, folder, rounds=args.rounds, warmup=args.warmup))
+        for interpreter, times in zip(interpreters, runs):
+            if times:
+                startup += summarise_startup(interpreter, times)
+            print(f"measuring creation with {interpreter.version} ({interpreter.exe})", file=sys.stderr, flush=True)
             folder = work / interpreter.version
-            if args.rounds > 0:
-                startup += measure_startup(
-                    interpreter, context, folder / "startup", rounds=args.rounds, warmup=args.warmup
-                )
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
         settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep"}}
