@@ -727,7 +727,9 @@ def run(args: argparse.Namespace) -> int:
         for interpreter, times in zip(interpreters, runs):
             if times:
                 startup += summarise_startup(interpreter, times)
-            print(f"measuring creation with {interpreter.version} ({interpreter.exe})", file=sys.stderr, flush=True)
+            if args.creation_rounds > 0 or args.seeded_rounds > 0:
+                where = f"{interpreter.version} ({interpreter.exe})"
+                print(f"measuring creation with {where}", file=sys.stderr, flush=True)
             folder = work / interpreter.version
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
