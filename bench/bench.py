@@ -607,9 +607,8 @@ def report(startup: list[StartupResult], launcher: LauncherResult | None, creati
         lines += ["", "start-up run by run: the stub's median ratio in each run; their median [lowest-highest]", ""]
         for item in startup:
             medians = item.run_medians["stub"]
-            whole = Spread.of(medians)
             each = " ".join(f"{value:.3f}" for value in medians)
-            summary = f"{whole.median:.3f} [{min(medians):.3f}-{max(medians):.3f}]"
+            summary = f"{statistics.median(medians):.3f} [{min(medians):.3f}-{max(medians):.3f}]"
             lines.append(f"{item.interpreter.version:10} {item.command:15} {each}  {summary}")
     if launcher is not None:
         direct = launcher.direct_microseconds.median
