@@ -152,6 +152,10 @@ class Interpreter:
     exe: str
     version: str
 
+    def __str__(self) -> str:
+        """Name it in progress lines: its version and path."""
+        return f"{self.version} ({self.exe})"
+
 
 @dataclass
 class StartupResult:
@@ -719,16 +723,16 @@ def run(args: argparse.Namespace) -> int:
         runs: list[list[StartupTimes]] = [[] for _ in interpreters]
         for index in range(args.runs if args.rounds > 0 else 0):
             for interpreter, times in zip(interpreters, runs):
-                where = f"{interpreter.version} ({interpreter.exe})"
-                print(f"measuring start-up of {where}, run {index + 1} of {args.runs}", file=sys.stderr, flush=True)
+                print(
+                    f"measuring start-up of {interpreter}, run {index + 1} of {args.runs}", file=sys.stderr, flush=True
+                )
                 folder = work / interpreter.version / f"startup-{index + 1}"
                 times.append(measure_startup(interpreter, context, folder, rounds=args.rounds, warmup=args.warmup))
         for interpreter, times in zip(interpreters, runs):
             if times:
                 startup += summarise_startup(interpreter, times)
             if args.creation_rounds > 0 or args.seeded_rounds > 0:
-                where = f"{interpreter.version} ({interpreter.exe})"
-                print(f"measuring creation with {where}", file=sys.stderr, flush=True)
+                print(f"measuring creation with {interpreter}", file=sys.stderr, flush=True)
             folder = work / interpreter.version
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
