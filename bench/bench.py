@@ -652,8 +652,12 @@ def verdicts(startup: list[StartupResult], creation: list[CreationResult]) -> li
                 spread = item.ratio_to_symlink["stub"]
                 verdict, basis = spread.verdict(STARTUP_TARGET), "rounds"
             else:
-                spread = Spread.of(item.run_medians["stub"])
+                medians = item.run_medians["stub"]
+                spread = Spread.of(medians)
                 verdict, basis = spread.verdict(STARTUP_TARGET, fewest=MIN_RUNS_JUDGED, unit="runs"), "runs"
+                # Each run's median asks as many rounds as one run's verdict does.
+                if verdict != "too few runs" and item.ratio_to_symlink["stub"].n < MIN_JUDGED * len(medians):
+                    verdict = "too few rounds"
             judged.append({"what": what, "target": STARTUP_TARGET, "median": spread.median, "ci_high": spread.ci_high})
             judged[-1].update(verdict=verdict, judged_on=basis)
     for entry in creation:

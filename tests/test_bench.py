@@ -100,6 +100,26 @@ def test_verdict_over_run_medians(medians: list[float], verdict: str) -> None:
     assert bench.Spread.of(medians).verdict(1.02, fewest=bench.MIN_RUNS_JUDGED, unit="runs") == verdict
 
 
+@pytest.mark.parametrize(
+    ("runs", "rounds", "verdict"),
+    [(5, 20, "met"), (5, 19, "too few rounds"), (4, 20, "too few runs"), (1, 20, "met"), (1, 19, "too few rounds")],
+)
+def test_startup_verdict_needs_runs_and_rounds(runs: int, rounds: int, verdict: str) -> None:
+    bench = load_bench()
+    ratios = [1.01] * (runs * rounds)  # every round of every run, pooled
+    spreads = {name: bench.Spread.of(ratios) for name in ("stub", "copies", "trampoline")}
+    item = bench.StartupResult(
+        bench.Interpreter("/usr/bin/python3.13", "3.13.0"),
+        "-c pass",
+        {},
+        spreads,
+        spreads,
+        {name: [1.01] * runs for name in spreads},
+    )
+    [judged] = bench.verdicts([item], [])
+    assert (judged["verdict"], judged["judged_on"]) == (verdict, "rounds" if runs == 1 else "runs")
+
+
 @pytest.mark.slow
 def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
     # The newest interpreter that virtualenv can seed, so both creation modes are measured.
