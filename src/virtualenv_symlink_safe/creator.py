@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from virtualenv.app_data.base import AppData
     from virtualenv.config.cli.parser import VirtualEnvOptions
     from virtualenv.create.creator import CreatorMeta
-    from virtualenv.create.pyenv_cfg import PyEnvCfg
 
     from .layout import StubbedCPython3Posix, StubbedPyPy3Posix
     from .lock import Creation
@@ -51,8 +50,7 @@ class SymlinkSafe:
     """
 
     def __init__(self, options: VirtualEnvOptions, interpreter: PythonInfo) -> None:
-        import weakref  # noqa: PLC0415  # the plugin's import stays free of work
-        from pathlib import Path  # noqa: PLC0415
+        from pathlib import Path  # noqa: PLC0415  # the plugin's import stays free of work
 
         from .layout import layout_for  # noqa: PLC0415  # virtualenv is importable once it calls us
         from .lock import Creation  # noqa: PLC0415
@@ -65,30 +63,27 @@ class SymlinkSafe:
                 self._creator: StubbedCPython3Posix | StubbedPyPy3Posix = layout(options, interpreter)
         else:
             self._creator = layout(options, interpreter)
-        # a caller that drops a session whose seeding failed must not keep the destination locked
-        weakref.finalize(self, self._creation.abort)
 
     def run(self) -> None:
         """Create the environment under the destination's lock, which stays held until the final ``pyvenv.cfg`` write.
 
-        virtualenv's session seeds the environment and writes the activators after this returns, and writes
-        ``pyvenv.cfg`` last, through :attr:`pyenv_cfg`: the lock covers all of it.
+        virtualenv's session seeds the environment and writes the activators after this returns, then writes
+        ``pyvenv.cfg`` last: from here on the layout's ``pyvenv.cfg`` is a
+        :class:`~virtualenv_symlink_safe.layout.FinalPyEnvCfg`, whose write ends the creation.
 
         :raises IncompleteEnvironmentError: when an interrupted creation left an environment this creator did not
             make, and ``--clear`` was not given
 
         """
+        from .layout import FinalPyEnvCfg  # noqa: PLC0415
+
         self._creation.begin()
         try:
             self._creator.run()
         except BaseException:
             self._creation.abort()
             raise
-
-    @property
-    def pyenv_cfg(self) -> FinalPyEnvCfg:
-        """The layout's ``pyvenv.cfg``, whose :meth:`~FinalPyEnvCfg.write` ends the creation and releases the lock."""
-        return FinalPyEnvCfg(self._creator.pyenv_cfg, self._creation)
+        self._creator.pyenv_cfg = FinalPyEnvCfg(self._creator.pyenv_cfg, self._creation)
 
     @classmethod
     def can_create(cls, interpreter: PythonInfo) -> CreatorMeta | Refusal:
@@ -156,73 +151,7 @@ class SymlinkSafe:
         return f"{type(self).__name__}({args})"
 
 
-class FinalPyEnvCfg:
-    """The layout's ``pyvenv.cfg`` as the session sees it: the session writes it last, which ends the creation.
-
-    :param cfg: the layout's ``pyvenv.cfg``
-    :param creation: the creation to end on the write
-
-    """
-
-    def __init__(self, cfg: PyEnvCfg, creation: Creation) -> None:
-        self._cfg = cfg
-        self._creation = creation
-
-    def write(self) -> None:
-        """Write the file; then the environment is complete, or, if the write fails, the creation stopped short."""
-        try:
-            self._cfg.write()
-        except BaseException:
-            self._creation.abort()
-            raise
-        self._creation.finish()
-
-    def __getattr__(self, name: str) -> object:
-        """Read everything else (``content``, ``path``, ``refresh``, ...) off the layout's ``pyvenv.cfg``.
-
-        :param name: the attribute name
-
-        :returns: the attribute of the layout's ``pyvenv.cfg``
-
-        """
-        return getattr(self._cfg, name)
-
-    def __getitem__(self, key: str) -> str:
-        """Read a value, as activators do.
-
-        :param key: the key
-
-        :returns: its value
-
-        """
-        return self._cfg[key]
-
-    def __setitem__(self, key: str, value: str) -> None:
-        """Set a value, as activators do with the prompt.
-
-        :param key: the key
-        :param value: its value
-
-        """
-        self._cfg[key] = value
-
-    def __contains__(self, key: str) -> bool:
-        """Whether a key is set.
-
-        :param key: the key
-
-        :returns: ``True`` when it is set
-
-        """
-        return key in self._cfg
-
-    def __repr__(self) -> str:
-        """Show as the layout's ``pyvenv.cfg``."""
-        return repr(self._cfg)
-
-
 __all__ = [
-    "FinalPyEnvCfg",
     "Refusal",
     "SymlinkSafe",
 ]

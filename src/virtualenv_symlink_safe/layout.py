@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from virtualenv.create.pyenv_cfg import PyEnvCfg
 from virtualenv.create.via_global_ref.builtin.cpython.cpython3 import CPython3Posix
 from virtualenv.create.via_global_ref.builtin.pypy.pypy3 import PyPy3Posix
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from python_discovery import PythonInfo
+
+    from .lock import Creation
 
 
 class StubInterpreter:
@@ -62,6 +65,31 @@ class StubbedPyPy3Posix(StubInterpreter, PyPy3Posix):
     """
 
 
+class FinalPyEnvCfg(PyEnvCfg):
+    """The layout's ``pyvenv.cfg`` once the layout has run: the session writes it last, and that ends the creation.
+
+    The creator sets it on the layout after the layout's own writes, so that only the session's final write, after
+    seeding and the activators, releases the destination's lock.
+
+    :param cfg: the layout's ``pyvenv.cfg``, whose content this one shares
+    :param creation: the creation to end on the write
+
+    """
+
+    def __init__(self, cfg: PyEnvCfg, creation: Creation) -> None:
+        super().__init__(cfg.content, cfg.path)
+        self._creation = creation
+
+    def write(self) -> None:
+        """Write the file; then the environment is complete, or, if the write fails, the creation stopped short."""
+        try:
+            super().write()
+        except BaseException:
+            self._creation.abort()
+            raise
+        self._creation.finish()
+
+
 def layout_for(interpreter: PythonInfo) -> type[StubbedCPython3Posix | StubbedPyPy3Posix]:
     """Choose the layout that serves ``interpreter``'s implementation.
 
@@ -74,6 +102,7 @@ def layout_for(interpreter: PythonInfo) -> type[StubbedCPython3Posix | StubbedPy
 
 
 __all__ = [
+    "FinalPyEnvCfg",
     "StubInterpreter",
     "StubbedCPython3Posix",
     "StubbedPyPy3Posix",

@@ -22,6 +22,7 @@ import os
 import shutil
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
@@ -37,10 +38,12 @@ LOGGER: Final = logging.getLogger(__name__)
 LOCK_SUFFIX: Final = ".symlink-safe.lock"
 MARKER_SUFFIX: Final = ".symlink-safe.incomplete"
 
-# Session.run is synchronous: a thread that starts a creation has given up on any earlier one it never finished
-# (its seeder raised, say, in a caller such as tox that keeps the session alive). Its lock is released then, so a
-# long-lived process cannot deadlock on a destination it failed to create before.
-_UNFINISHED: dict[int, Creation] = {}
+# How a lock a caller abandoned is released, in one place. virtualenv's session has no hook after a failure: a
+# creation whose seeding raised never reaches the final pyvenv.cfg write, so it never finishes. Such a creation is
+# released (1) when its thread starts another creation, since Session.run is synchronous and that thread has given it
+# up (a caller such as tox keeps the failed session alive), or (2) when it is garbage collected (a caller that drops
+# the session). The table holds creations weakly, so that it never keeps one alive for (2).
+_UNFINISHED: weakref.WeakValueDictionary[int, Creation] = weakref.WeakValueDictionary()
 _UNFINISHED_GUARD = threading.Lock()
 
 
@@ -84,6 +87,7 @@ class Creation:
         # not thread-local: the hold may be released by another thread (a finalizer, or the thread rule above)
         self._lock = FileLock(lock_path(dest), thread_local=False)
         self._begun = False
+        weakref.finalize(self, self._lock.release, force=True)  # rule (2) above; it must not refer to self
 
     def begin(self) -> None:
         """Wait for the destination's lock, deal with what an interrupted creation left, mark this one as started.
