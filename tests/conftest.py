@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,22 @@ print(json.dumps({
 
 #: Per-subprocess limit: an exec loop must show up as a failure, not a hang.
 RUN_TIMEOUT = 60
+
+
+class Status(IntEnum):
+    """The stub's exit statuses, as ``src/stub/stub.c`` and docs/reference/exit-statuses.rst define them."""
+
+    NO_SELF = 101
+    NO_ENV = 102
+    CFG_UNREADABLE = 103
+    CFG_TOO_LARGE = 104
+    CFG_NOT_TEXT = 105
+    NO_BASE_KEY = 106
+    BASE_UNUSABLE = 107
+    LINK_LOOP = 108
+    NESTING = 109
+    PATH_TOO_LONG = 110
+    EXEC_FAILED = 111
 
 
 @dataclass(frozen=True)
@@ -133,24 +151,44 @@ def discover_targets() -> list[Target]:
     return targets
 
 
-TARGETS = discover_targets()
+@functools.cache
+def targets() -> tuple[Target, ...]:
+    """The target interpreters, found once, when the first test that needs one is collected."""
+    return tuple(discover_targets())
+
+
+def newest() -> Target:
+    """The newest CPython target (the newest target when there is no CPython): for tests one interpreter suffices."""
+    cpythons = [t for t in targets() if not t.is_pypy] or list(targets())
+    return max(cpythons, key=lambda t: t.version)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that takes ``target`` once per interpreter; tests that take none never look for any."""
+    chosen = metafunc.definition.iter_markers("parametrize")
+    if "target" in metafunc.fixturenames and not any("target" in str(mark.args[0]).split(",") for mark in chosen):
+        metafunc.parametrize("target", targets(), ids=[t.id for t in targets()], indirect=True)
 
 
 def pytest_report_header() -> list[str]:
-    return ["target interpreters: " + ", ".join(f"{t.id} ({t.exe})" for t in TARGETS)]
+    if targets.cache_info().currsize == 0:
+        return ["target interpreters: none needed"]
+    return ["target interpreters: " + ", ".join(f"{t.id} ({t.exe})" for t in targets())]
 
 
 _EXERCISED: set[str] = set()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if targets.cache_info().currsize == 0:
+        return
     terminalreporter.write_sep("-", "interpreters exercised")
-    for target in TARGETS:
+    for target in targets():
         mark = "ran" if target.id in _EXERCISED else "NOT RUN"
         terminalreporter.write_line(f"{mark:8} {target.id:28} {target.exe}")
 
 
-@pytest.fixture(params=TARGETS, ids=[t.id for t in TARGETS])
+@pytest.fixture
 def target(request: pytest.FixtureRequest) -> Target:
     """Each test that asks for it runs once for every interpreter on the machine."""
     chosen: Target = request.param

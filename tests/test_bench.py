@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import TARGETS
+from conftest import targets
 
 if TYPE_CHECKING:
     from conftest import Runner
@@ -123,7 +123,7 @@ def test_startup_verdict_needs_runs_and_rounds(runs: int, rounds: int, verdict: 
 @pytest.mark.slow
 def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
     # The newest interpreter that virtualenv can seed, so both creation modes are measured.
-    target = [t for t in TARGETS if t.version[:2] >= (3, 9) and not t.is_pypy][-1]
+    target = [t for t in targets() if t.version[:2] >= (3, 9) and not t.is_pypy][-1]
     out = tmp_path / "results.json"
     args = [
         "--python",

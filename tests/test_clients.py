@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 import pytest
 import virtualenv
 
-from conftest import TARGETS, Runner, Target, Venv
+from conftest import Runner, Target, Venv, newest
 from virtualenv_symlink_safe.stub import STUB_NAME
 
 if TYPE_CHECKING:
     import subprocess
 
-NEWEST = max(TARGETS, key=lambda t: t.version)
+NEWEST = newest()
 #: The interpreter running the tests, which pre-commit hands to virtualenv when a hook names no version.
 HERE = Target(exe=Path(sys.executable), version=(*sys.version_info[:3],), origin="test-env")
 PACKAGE_STUB = Path(sys.modules["virtualenv_symlink_safe.stub"].__file__ or "").with_name(STUB_NAME)

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import RUN_TIMEOUT, TARGETS, Runner, Target, Venv
+from conftest import RUN_TIMEOUT, Runner, Target, Venv, newest, targets
 from virtualenv_symlink_safe.lock import LOCK_SUFFIX, MARKER_SUFFIX
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 #: The newest interpreter and 3.9 (or the oldest here): enough to show the lock does not depend on the version.
-NEWEST = max(TARGETS, key=lambda t: t.version)
-OLDER = next((t for t in TARGETS if t.version[:2] == (3, 9)), min(TARGETS, key=lambda t: t.version))
+NEWEST = newest()
+OLDER = next((t for t in targets() if t.version[:2] == (3, 9)), min(targets(), key=lambda t: t.version))
 CHOSEN = sorted({NEWEST, OLDER}, key=lambda t: t.version)
 #: Processes started at once.
 RACERS = 12

@@ -13,16 +13,12 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING
 
-from conftest import RUN_TIMEOUT, build_marker_wheel
+from conftest import RUN_TIMEOUT, Status, build_marker_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from conftest import Runner, Target, Venv
-
-#: Exit statuses of the stub, as documented in docs/reference/exit-statuses.rst.
-STATUS_NO_ENV = 102
-STATUS_BASE_UNUSABLE = 107
 
 
 def copies_reference(
@@ -297,7 +293,7 @@ def test_e1_pyvenv_cfg_deleted(runner: Runner, target: Target, work: Path) -> No
     (work / "link").symlink_to(venv.python)
     for invocation in (venv.python, work / "link"):
         result = runner.run([invocation, "-c", "pass"])
-        assert result.returncode == STATUS_NO_ENV
+        assert result.returncode == Status.NO_ENV
         assert result.stdout == ""
         assert result.stderr.count("\n") == 1
         assert result.stderr.startswith("symlink-safe: ")
@@ -308,7 +304,7 @@ def test_e1_hard_link_out_of_environment(runner: Runner, target: Target, work: P
     venv = runner.create(target, work / "env")
     os.link(venv.python, work / "hard")
     result = runner.run([work / "hard", "-c", "pass"])
-    assert result.returncode == STATUS_NO_ENV
+    assert result.returncode == Status.NO_ENV
     assert "hard link or copy" in result.stderr
     assert "symlink" in result.stderr
 
@@ -327,7 +323,7 @@ def test_e3_base_missing_or_not_executable(runner: Runner, target: Target, work:
             )
         )
         result = runner.run([venv.python, "-c", "pass"])
-        assert result.returncode == STATUS_BASE_UNUSABLE, result.stderr
+        assert result.returncode == Status.BASE_UNUSABLE, result.stderr
         assert result.stderr.count("\n") == 1
         assert "'base-executable'" in result.stderr
         assert str(base) in result.stderr
@@ -343,5 +339,5 @@ def test_rule_3_1_key_order(runner: Runner, target: Target, work: Path) -> None:
         assert_lands_in(runner.probe(venv.python), venv)
     venv.cfg.write_text("".join(f"{k} = {v}\n" for k, v in keep.items() if k != "home"))
     result = runner.run([venv.python, "-c", "pass"])
-    assert result.returncode == 106
+    assert result.returncode == Status.NO_BASE_KEY
     assert str(venv.cfg) in result.stderr

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import TARGETS, Runner, Target, _pyenv_root
+from conftest import Runner, Target, _pyenv_root, newest, targets
 from virtualenv_symlink_safe.creator import Refusal, SymlinkSafe
 from virtualenv_symlink_safe.stub import STUB_NAME, install_stub
 from virtualenv_symlink_safe.support import refusal_reason
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from python_discovery import PythonInfo
 
 #: One interpreter is enough for what does not depend on the version: the newest here.
-NEWEST = max((t for t in TARGETS if not t.is_pypy), key=lambda t: t.version)
+NEWEST = newest()
 PACKAGE_STUB = Path(sys.modules["virtualenv_symlink_safe.stub"].__file__ or "").with_name(STUB_NAME)
 
 
@@ -67,6 +67,7 @@ def test_layout_is_the_builtin_one_but_for_the_interpreter(runner: Runner, targe
     assert all(plain_tree[k] == safe_tree[k] for k in plain_tree if not k.startswith(("bin/python", "bin/pypy")))
 
 
+@pytest.mark.contract("rule 8")
 def test_interpreter_names_are_hard_links_to_the_packaged_stub(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     stats = [(venv.bin / name).lstat() for name in interpreter_names(target)]
@@ -76,31 +77,14 @@ def test_interpreter_names_are_hard_links_to_the_packaged_stub(runner: Runner, t
     assert venv.python.read_bytes() == PACKAGE_STUB.read_bytes()
 
 
+@pytest.mark.contract("rule 8")
 def test_stub_is_identical_everywhere_and_holds_no_path(runner: Runner, work: Path) -> None:
     first = runner.create(NEWEST, work / "first-env")
-    second = runner.create(TARGETS[0], work / "second-env")
+    second = runner.create(targets()[0], work / "second-env")
     data = first.python.read_bytes()
     assert data == second.python.read_bytes()
     for fragment in (str(work), "first-env", str(Path.cwd()), "/work/", "pyenv"):
         assert fragment.encode() not in data
-
-
-def test_selected_by_environment_variable(runner: Runner, work: Path) -> None:
-    env = {**runner.environ, "VIRTUALENV_CREATOR": "symlink-safe"}
-    out = runner.virtualenv("-p", NEWEST.exe, "--no-seed", work / "env", env=env)
-    assert "creator SymlinkSafe(" in out
-    assert not (work / "env" / "bin" / "python").is_symlink()
-
-
-def test_selected_by_config_file(runner: Runner, work: Path) -> None:
-    config = work / "virtualenv.ini"
-    config.write_text("[virtualenv]\ncreator = symlink-safe\n")
-    env = {**runner.environ, "VIRTUALENV_CONFIG_FILE": str(config)}
-    out = runner.virtualenv("-p", NEWEST.exe, "--no-seed", work / "env", env=env)
-    assert "creator SymlinkSafe(" in out
-    # the command line still wins over the file
-    out = runner.virtualenv("-p", NEWEST.exe, "--no-seed", "--creator", "cpython3-posix", work / "env2", env=env)
-    assert "creator CPython3Posix(" in out
 
 
 def test_clear(runner: Runner, work: Path) -> None:
@@ -246,6 +230,7 @@ def test_plugin_import_survives_a_virtualenv_without_the_layout(runner: Runner) 
     assert out.startswith("this virtualenv version is not supported")
 
 
+@pytest.mark.contract("rule 8")
 def test_install_stub_falls_back_to_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: object) -> None:
         raise PermissionError(1, "hard links refused here")

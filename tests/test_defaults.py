@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import TARGETS, Runner
+from conftest import Runner, newest
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-NEWEST = max(TARGETS, key=lambda t: t.version)
+NEWEST = newest()
 #: How virtualenv's summary names each creator.
 SHOWN = {"symlink-safe": "creator SymlinkSafe(", "cpython3-posix": "creator CPython3Posix("}
 

@@ -92,6 +92,7 @@ absolute_paths = st.builds(
 )
 
 
+@pytest.mark.contract("rule 2.1")
 @given(path=absolute_paths)
 def test_normalize_is_normpath(harness: Harness, path: bytes) -> None:
     assert harness.normalize(path) == (0, normpath_reference(path))
@@ -145,11 +146,13 @@ cfg_texts = st.builds(
 )
 
 
+@pytest.mark.contract("rule 3.1")
 @given(text=cfg_texts)
 def test_cfg_is_read_as_cpython_reads_it(harness: Harness, text: bytes) -> None:
     assert harness.parse_cfg(text) == (0, cpython_reads(text))
 
 
+@pytest.mark.contract("rule 3.4")
 @given(text=st.binary(max_size=300))
 def test_cfg_arbitrary_bytes(harness: Harness, text: bytes) -> None:
     status, values = harness.parse_cfg(text)
@@ -160,6 +163,7 @@ def test_cfg_arbitrary_bytes(harness: Harness, text: bytes) -> None:
         assert all(value in text for value in values.values())
 
 
+@pytest.mark.contract("rule 3.1")
 def test_cfg_real_virtualenv_file(harness: Harness) -> None:
     text = (
         b"home = /usr/bin\nimplementation = CPython\nversion_info = 3.11.2.final.0\nversion = 3.11.2\n"
@@ -277,6 +281,7 @@ def build_tree(root: bytes, links: list[tuple[bytes, list[bytes], bool]], *, cfg
             os.symlink(target, root + b"/" + place)
 
 
+@pytest.mark.contract("rule 2.3")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     links=st.lists(
@@ -303,6 +308,7 @@ def test_walk_matches_the_kernel(
             assert c_dirname(cfg) in (c_dirname(venv), c_dirname(c_dirname(venv)))
 
 
+@pytest.mark.contract("rule 2.5")
 def test_walk_gives_up_after_40_links(harness: Harness, tmp_path: Path) -> None:
     (tmp_path / "env" / "bin").mkdir(parents=True)
     (tmp_path / "env" / "pyvenv.cfg").write_text("")

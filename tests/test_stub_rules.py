@@ -14,19 +14,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import PROBE, RUN_TIMEOUT, TARGETS
+from conftest import PROBE, RUN_TIMEOUT, Status, newest
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from conftest import Runner, Target, Venv
 
-STATUS_CFG_UNREADABLE = 103
-STATUS_CFG_TOO_LARGE = 104
-STATUS_CFG_NOT_TEXT = 105
-STATUS_NO_BASE_KEY = 106
-STATUS_NESTING = 109
-STATUS_PATH_TOO_LONG = 110
 
 #: What a child reports of the process it runs in, as bytes in hex so no byte is lost on the way.
 REPORT = r"""
@@ -62,11 +56,11 @@ def point_base_at(venv: Venv, base: Path | str) -> None:
 @pytest.mark.parametrize(
     ("content", "status"),
     [
-        (b"", STATUS_NO_BASE_KEY),
-        (b"version = 3.12.1\ninclude-system-site-packages = false\nhome\n", STATUS_NO_BASE_KEY),
-        (bytes(range(256)) * 4, STATUS_CFG_NOT_TEXT),
-        (bytes(range(1, 256)).replace(b"=", b"") * 64, STATUS_NO_BASE_KEY),
-        (b"# " + b"x" * (10 * 1024 * 1024) + b"\n", STATUS_CFG_TOO_LARGE),
+        (b"", Status.NO_BASE_KEY),
+        (b"version = 3.12.1\ninclude-system-site-packages = false\nhome\n", Status.NO_BASE_KEY),
+        (bytes(range(256)) * 4, Status.CFG_NOT_TEXT),
+        (bytes(range(1, 256)).replace(b"=", b"") * 64, Status.NO_BASE_KEY),
+        (b"# " + b"x" * (10 * 1024 * 1024) + b"\n", Status.CFG_TOO_LARGE),
     ],
     ids=["empty", "no-base-key", "garbage-with-nul", "garbage-without-equals", "10MiB"],
 )
@@ -83,7 +77,7 @@ def test_e2_unreadable_pyvenv_cfg(runner: Runner, target: Target, work: Path) ->
     venv = runner.create(target, work / "env")
     venv.cfg.unlink()
     venv.cfg.symlink_to("/proc/self/mem")  # a regular file; reading its first page fails with EIO
-    assert_one_line_failure(runner.run([venv.python, "-c", "pass"]), STATUS_CFG_UNREADABLE, str(venv.cfg), "error")
+    assert_one_line_failure(runner.run([venv.python, "-c", "pass"]), Status.CFG_UNREADABLE, str(venv.cfg), "error")
 
 
 # E4 and rule 1.3: argv[0] naming a link loop or a chain longer than the kernel follows.
@@ -108,7 +102,7 @@ def test_e5_cycle_of_environments(runner: Runner, target: Target, work: Path) ->
     point_base_at(first, second.python)
     point_base_at(second, first.python)
     for venv in (first, second):
-        assert_one_line_failure(runner.run([venv.python, "-c", "pass"]), STATUS_NESTING, "lead back")
+        assert_one_line_failure(runner.run([venv.python, "-c", "pass"]), Status.NESTING, "lead back")
 
 
 def test_e5_nesting_depth(runner: Runner, target: Target, work: Path) -> None:
@@ -116,7 +110,7 @@ def test_e5_nesting_depth(runner: Runner, target: Target, work: Path) -> None:
     for outer, inner in zip(envs, envs[1:]):
         point_base_at(outer, inner.python)
     # env0 -> env1 -> ... -> env9 (real base): nine stubs in a row is one more than allowed
-    assert_one_line_failure(runner.run([envs[0].python, "-c", "pass"]), STATUS_NESTING, "more than 8")
+    assert_one_line_failure(runner.run([envs[0].python, "-c", "pass"]), Status.NESTING, "more than 8")
     # env1 .. env9: eight stubs as bases are fine, and the interpreter runs as env1
     assert runner.probe(envs[1].python)["marker"] == str(envs[1].path)
 
@@ -124,9 +118,9 @@ def test_e5_nesting_depth(runner: Runner, target: Target, work: Path) -> None:
 # Rule 3.3: a stub is recognised by the marker in its first 4 KiB, so a real interpreter costs one short read.
 STUB_MARKER = b"virtualenv-symlink-safe stub marker 1"
 STUB_HEAD = 4096
-STATUS_NO_ENV = 102
 
 
+@pytest.mark.contract("rule 3.3")
 def test_marker_lies_in_the_stubs_first_page(runner: Runner, target: Target, work: Path) -> None:
     stub = runner.create(target, work / "env").python.read_bytes()
     assert stub.count(STUB_MARKER) == 1
@@ -136,6 +130,7 @@ def test_marker_lies_in_the_stubs_first_page(runner: Runner, target: Target, wor
 MAX_STUB_SIZE = 4 * 1024 * 1024
 
 
+@pytest.mark.contract("rule 3.3")
 @pytest.mark.parametrize(
     ("where", "is_stub"),
     [
@@ -163,17 +158,18 @@ def test_base_is_a_stub_by_its_head(
     point_base_at(venv, base)
     result = runner.run([venv.python, "-c", "print('ran')"])
     if is_stub:  # its own environment is looked for next to it, and there is none
-        assert_one_line_failure(result, STATUS_NO_ENV, "no environment for", str(base))
+        assert_one_line_failure(result, Status.NO_ENV, "no environment for", str(base))
     else:
         assert (result.returncode, result.stdout) == (0, "ran\n"), result.stderr
 
 
 # Rule 2.5: a base path in pyvenv.cfg longer than PATH_MAX is one clear failure, not a truncated path.
+@pytest.mark.contract("rule 2.5")
 def test_base_path_too_long(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     point_base_at(venv, "/" + "b" * os.pathconf("/", "PC_PATH_MAX"))
     result = runner.run([venv.python, "-c", "pass"])
-    assert_one_line_failure(result, STATUS_PATH_TOO_LONG, "path too long: /bbb")
+    assert_one_line_failure(result, Status.PATH_TOO_LONG, "path too long: /bbb")
 
 
 # E6: a working directory nested deeper than PATH_MAX.
@@ -301,6 +297,7 @@ def test_rule_7_trace(runner: Runner, target: Target, work: Path) -> None:
     assert lines[-1] == f"symlink-safe: trace: exec {base} with argv[0] {venv.python}"
 
 
+@pytest.mark.contract("rule 6")
 def test_the_stub_needs_no_python_on_path(runner: Runner, target: Target, work: Path) -> None:
     """The stub itself uses nothing but the kernel: an empty environment still works."""
     venv = runner.create(target, work / "env")
@@ -310,6 +307,7 @@ def test_the_stub_needs_no_python_on_path(runner: Runner, target: Target, work: 
     assert json.loads(result.stdout)["marker"] == str(venv.path)
 
 
+@pytest.mark.contract("rule 4.1")
 def test_interpreter_without_argv(runner: Runner, target: Target, work: Path) -> None:
     """argc == 0 (a caller may execve with an empty argv): the kernel's record stands in for argv[0]."""
     venv = runner.create(target, work / "env")
@@ -326,6 +324,6 @@ def test_interpreter_without_argv(runner: Runner, target: Target, work: Path) ->
 @pytest.mark.skipif(not os.environ.get("SYMLINK_SAFE_EXPECT_SANITIZED"), reason="only in tox -e sanitize")
 def test_sanitized_stub_is_in_use(runner: Runner, work: Path) -> None:
     """Under tox -e sanitize, the environments really run the AddressSanitizer build."""
-    venv = runner.create(max(TARGETS, key=lambda t: t.version), work / "env")
+    venv = runner.create(newest(), work / "env")
     assert b"__asan_init" in venv.python.read_bytes()
     assert runner.probe(venv.python)["marker"] == str(venv.path)

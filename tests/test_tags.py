@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from test_elf import GLIBC_LOADER, X86_64
+from virtualenv_symlink_safe.elf import read_header, stub_mismatch
 
+if TYPE_CHECKING:
     from conftest import Runner, Target, Venv
 
 #: What pip decides wheels by, and what the platform module reads from the interpreter's file.
@@ -48,3 +51,15 @@ def test_c15_tags_libc_architecture(runner: Runner, target: Target, work: Path) 
     assert got["tags"] == expected["tags"]
     assert got["libc_ver"] == expected["libc_ver"]
     assert got["architecture"] == expected["architecture"]
+
+
+# Rule 5 per interpreter: the pure ELF parsing is tested in test_elf.py, which needs no interpreter.
+def test_interpreters_are_dynamic_glibc(target: Target) -> None:
+    header = read_header(Path(os.path.realpath(target.exe)))
+    assert (header.elf_class, header.encoding, header.machine) == (2, 1, X86_64)
+    assert header.interpreter == GLIBC_LOADER
+
+
+@pytest.mark.contract("rule 5")
+def test_stub_fits_every_interpreter(target: Target) -> None:
+    assert stub_mismatch(str(target.exe)) is None
