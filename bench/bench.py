@@ -13,7 +13,9 @@ in turn, so each variant runs right after each other one equally often: what a r
 write back, a cold cache) is not always paid by the same neighbour.
 Results are the median ratio, a 95% confidence interval of that median and the interquartile range; a table goes
 to stdout, then a verdict on each of the project's targets, and the details to a JSON file. A target counts as met
-only when the whole confidence interval lies within it: on a noisy machine, ask for more rounds.
+only when the whole confidence interval lies within it: on a noisy machine, ask for more rounds. The statistics
+are in ``stats.py``, the verdicts in ``judge.py``; the figures are a baseline to compare a change against, not a
+gate.
 
 Start-up can also be measured in several runs (``--runs``), each with environments and a trampoline made afresh.
 A run's median moves from one run to the next by more than its own confidence interval says (where its files
@@ -28,7 +30,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import platform
 import shutil
@@ -42,6 +43,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling modules, however it is loaded
+from judge import MIN_RUNS_JUDGED, format_verdicts, verdicts  # noqa: F401  # the tests read MIN_RUNS_JUDGED here
+from stats import Spread
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -53,84 +58,6 @@ DEFAULT_JSON = HERE.parent / ".bench" / "results.json"
 COMMANDS = {"-c pass": ["-c", "pass"], "-S -I -c pass": ["-S", "-I", "-c", "pass"]}
 STARTUP_VARIANTS = ("symlink", "stub", "copies", "trampoline")
 CREATORS = ("cpython3-posix", "symlink-safe", "venv")
-#: The targets of issue #4: the stub's start-up ratio on these CPython versions, and creation against cpython3-posix.
-STARTUP_TARGET = 1.02
-STARTUP_TARGET_VERSIONS = ("3.11", "3.13")
-CREATION_TARGET = 1.03
-Z_95 = 1.959964
-#: Below this many rounds the interval's normal approximation is too rough to judge a target by.
-MIN_JUDGED = 20
-#: The fewest run medians to judge a start-up target by: their whole range is then a 94% interval of their median.
-MIN_RUNS_JUDGED = 5
-
-
-@dataclass
-class Spread:
-    """A sample summarised: median, a 95% confidence interval of the median, and quartiles."""
-
-    median: float
-    ci_low: float
-    ci_high: float
-    p25: float
-    p75: float
-    n: int
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Spread:
-        """Summarise ``values``.
-
-        The confidence interval comes from order statistics (the binomial count of values below the true median,
-        in its normal approximation), so it assumes nothing about the shape of the distribution; with fewer than
-        six values it is the whole range.
-
-        :param values: at least one measurement
-
-        :returns: the summary (every field equal for a single value)
-
-        """
-        ordered = sorted(values)
-        n = len(ordered)
-        if n == 1:
-            only = ordered[0]
-            return cls(only, only, only, only, only, 1)
-        p25, median, p75 = statistics.quantiles(ordered, n=4, method="inclusive")
-        half = Z_95 * math.sqrt(n) / 2
-        # The ranks n/2 - half and 1 + n/2 + half, counted from 1 and rounded to the nearest.
-        low = max(0, round(n / 2 - half) - 1)
-        high = min(n - 1, round(n / 2 + half))
-        return cls(median, ordered[low], ordered[high], p25, p75, n)
-
-    def cell(self, digits: int = 3) -> str:
-        """Format with the confidence interval and the interquartile range.
-
-        :param digits: decimals to show, 3 for a ratio, 0 for microseconds
-
-        :returns: e.g. ``1.012 [1.009-1.015] (0.970-1.052)``
-
-        """
-        median, low, high, p25, p75 = (
-            f"{v:.{digits}f}" for v in (self.median, self.ci_low, self.ci_high, self.p25, self.p75)
-        )
-        return f"{median} [{low}-{high}] ({p25}-{p75})"
-
-    def verdict(self, target: float, *, fewest: int = MIN_JUDGED, unit: str = "rounds") -> str:
-        """Judge the median against a target ratio.
-
-        :param target: the largest acceptable ratio
-        :param fewest: the fewest values to judge by
-        :param unit: what the values are, for the verdict on too few of them
-
-        :returns: ``met`` when the whole confidence interval is within it, ``missed`` when none of it is,
-            ``not shown`` otherwise, and ``too few rounds`` (or other ``unit``) below ``fewest``
-
-        """
-        if self.n < fewest:
-            return f"too few {unit}"
-        if self.ci_high <= target:
-            return "met"
-        if self.ci_low > target:
-            return "missed"
-        return "not shown"
 
 
 @dataclass
@@ -632,56 +559,6 @@ def report(startup: list[StartupResult], launcher: LauncherResult | None, creati
         cells = "".join(f"{entry.ratio_to_cpython3_posix[n].cell():{CELL}}" for n in ("symlink-safe", "venv"))
         base = entry.milliseconds["cpython3-posix"].median
         lines.append(f"{entry.interpreter.version:10} {seed:8} {base:10.1f}  {cells}")
-    return "\n".join(lines)
-
-
-def verdicts(startup: list[StartupResult], creation: list[CreationResult]) -> list[dict[str, str | float]]:
-    """Judge the results against the targets: start-up of ``-c pass`` on 3.11 and 3.13, and every creation.
-
-    :param startup: start-up results
-    :param creation: creation results
-
-    :returns: one entry per judged measurement
-
-    """
-    judged: list[dict[str, str | float]] = []
-    for item in startup:
-        if item.command == "-c pass" and item.interpreter.version.startswith(STARTUP_TARGET_VERSIONS):
-            what = f"start-up {item.interpreter.version} {item.command}"
-            if len(item.run_medians["stub"]) == 1:
-                spread = item.ratio_to_symlink["stub"]
-                verdict, basis = spread.verdict(STARTUP_TARGET), "rounds"
-            else:
-                medians = item.run_medians["stub"]
-                spread = Spread.of(medians)
-                verdict, basis = spread.verdict(STARTUP_TARGET, fewest=MIN_RUNS_JUDGED, unit="runs"), "runs"
-                # Each run's median asks as many rounds as one run's verdict does.
-                if verdict != "too few runs" and item.ratio_to_symlink["stub"].n < MIN_JUDGED * len(medians):
-                    verdict = "too few rounds"
-            judged.append({"what": what, "target": STARTUP_TARGET, "median": spread.median, "ci_high": spread.ci_high})
-            judged[-1].update(verdict=verdict, judged_on=basis)
-    for entry in creation:
-        if not entry.skipped:
-            spread = entry.ratio_to_cpython3_posix["symlink-safe"]
-            what = f"creation {entry.interpreter.version} {'seeded' if entry.seeded else 'no-seed'}"
-            judged.append({"what": what, "target": CREATION_TARGET, "median": spread.median, "ci_high": spread.ci_high})
-            judged[-1].update(verdict=spread.verdict(CREATION_TARGET), judged_on="rounds")
-    return judged
-
-
-def format_verdicts(judged: list[dict[str, str | float]]) -> str:
-    """Format the verdicts, one line each.
-
-    :param judged: what :func:`verdicts` returned
-
-    :returns: the lines
-
-    """
-    head = "targets: met when the upper end of the median's confidence interval is within the target"
-    lines = [f"{head} (over the rounds of one run, or over the medians of {MIN_RUNS_JUDGED} or more runs)", ""]
-    for entry in judged:
-        numbers = f"median {entry['median']:.3f}, upper end {entry['ci_high']:.3f}, target {entry['target']:.2f}"
-        lines.append(f"{entry['what']:32} {entry['verdict']:15} {numbers}, over {entry['judged_on']}")
     return "\n".join(lines)
 
 
