@@ -7,7 +7,7 @@
 #
 # Idempotent: exits at once when PREFIX/bin/python3 already runs and is linked against musl's loader.
 # Needs root for apt (a deb-src copy of the machine's Debian source, musl-tools, make).
-# The interpreter has no ssl, zlib or ctypes: musl-tools ships musl's C library only, no other C libraries.
+# The interpreter has zlib (built here too) but no ssl or ctypes: musl-tools ships musl's C library only.
 set -euo pipefail
 
 if [ "$#" -lt 1 ]; then
@@ -20,7 +20,7 @@ version=3.11.2
 loader=/lib/ld-musl-x86_64.so.1
 
 built() {
-    [ -x "$prefix/bin/python3" ] && "$prefix/bin/python3" -c 'import sys' 2>/dev/null &&
+    [ -x "$prefix/bin/python3" ] && "$prefix/bin/python3" -c 'import zipfile, zlib' 2>/dev/null &&
         LC_ALL=C readelf -l "$prefix/bin/python3" 2>/dev/null | grep -q "interpreter: $loader"
 }
 if built; then
@@ -33,7 +33,7 @@ need=()
 command -v musl-gcc >/dev/null || need+=(musl-tools)
 command -v make >/dev/null || need+=(make)
 command -v readelf >/dev/null || need+=(binutils)
-command -v dpkg-source >/dev/null || need+=(dpkg-dev)
+command -v bzip2 >/dev/null || need+=(bzip2)
 # The deb-src twin of every deb source, so apt-get source works; a file of its own, written once.
 srcfile=/etc/apt/sources.list.d/symlink-safe-deb-src.sources
 if [ ! -e "$srcfile" ]; then
@@ -60,17 +60,38 @@ fi
 
 mkdir -p "$work"
 cd "$work"
-tarball=python3.11_$version.orig.tar.gz
-if [ ! -s "$tarball" ]; then
-    # apt then fails on the .dsc of the security suite; the upstream tarball is all this needs.
-    apt-get source --download-only python3.11 >apt-source.log 2>&1 || true
-    if [ ! -s "$tarball" ]; then
-        echo "could not fetch $tarball with apt-get source (see $work/apt-source.log)" >&2
+# The release's own suite: the security suite's newer .dsc files are not always on the mirror.
+suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+fetch() { # source package, file it must yield
+    if [ ! -s "$2" ]; then
+        { [ -n "$suite" ] && apt-get source --download-only "$1/$suite"; } >>apt-source.log 2>&1 ||
+            apt-get source --download-only "$1" >>apt-source.log 2>&1 || true
+    fi
+    if [ ! -s "$2" ]; then
+        echo "could not fetch $2 with apt-get source $1 (see $work/apt-source.log)" >&2
         exit 1
     fi
-fi
-rm -rf "Python-$version"
+}
+tarball=python3.11_$version.orig.tar.gz
+zlib_tarball=zlib_1.2.13.dfsg.orig.tar.bz2
+fetch python3.11 "$tarball"
+fetch zlib "$zlib_tarball"
+rm -rf "Python-$version" zlib-1.2.13.dfsg zlib
 tar -xzf "$tarball"
+tar -xjf "$zlib_tarball"
+
+# musl-tools brings musl's C library only. zlib, built here for musl, gives CPython its zlib module, which
+# pip needs (urllib3 imports it); ssl, ctypes and the rest stay out.
+# (set -e does not apply inside a list joined by ||, hence the &&.)
+(
+    cd zlib-1.2.13.dfsg &&
+        CC=musl-gcc CFLAGS="-O2 -fPIC" ./configure --static --prefix="$work/zlib" >"$work/zlib.log" 2>&1 &&
+        nice make -j"${MUSL_PYTHON_JOBS:-2}" libz.a >>"$work/zlib.log" 2>&1 &&
+        make install >>"$work/zlib.log" 2>&1
+) || {
+    tail -20 "$work/zlib.log" >&2
+    exit 1
+}
 
 # configure asks the compiler for its multiarch triplet; musl-gcc answers with glibc's, which
 # configure rejects ("internal configure error for the platform triplet"). A wrapper answers nothing.
@@ -89,10 +110,15 @@ WRAP
 printf '#!/bin/sh\nexit 1\n' >"$tools/dpkg-architecture"
 chmod +x "$tools/musl-cc" "$tools/dpkg-architecture"
 export PATH="$tools:$PATH"
+# pkg-config describes glibc's libraries (zlib, uuid, tirpc): with it, configure enables modules whose
+# headers musl-gcc cannot see, and they fail to build (binascii, which zipfile needs, for want of
+# zlib.h). A pkg-config that knows no package lets configure's own header checks decide.
+mkdir -p "$tools/no-pkgconfig"
+export PKG_CONFIG_LIBDIR="$tools/no-pkgconfig" PKG_CONFIG_PATH=
 
 cd "Python-$version"
 start=$(date +%s)
-CC="$tools/musl-cc" ./configure --prefix="$prefix" --without-ensurepip --disable-test-modules \
+CC="$tools/musl-cc" ZLIB_CFLAGS="-I$work/zlib/include" ZLIB_LIBS="-L$work/zlib/lib -lz" ./configure --prefix="$prefix" --without-ensurepip --disable-test-modules \
     >"$work/configure.log" 2>&1 || {
     tail -20 "$work/configure.log" >&2
     exit 1
