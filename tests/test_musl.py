@@ -100,24 +100,32 @@ def test_c18_c15_musllinux_tags_libc_architecture(runner: Runner, musl: Target, 
     assert got["architecture"] == expected["architecture"]
 
 
-def _static_stub_package(folder: Path, compiler: str) -> Path:
-    """A copy of the installed package whose stub is a static build of ``stub.c``, as the default build makes."""
-    if shutil.which(compiler) is None:
-        pytest.fail(f"{compiler} is not on PATH (apt-get install gcc libc6-dev musl-tools)")
-    package = folder / "virtualenv_symlink_safe"
+def _default_build_package(folder: Path, libc: str, *cmake_args: str) -> Path:
+    """A copy of the installed package holding the stub that ``src/stub/CMakeLists.txt`` builds by default."""
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        pytest.fail("cmake is not on PATH (apt-get install cmake)")
+    build = folder / "build"
+    subprocess.run([cmake, "-S", STUB_SOURCE.parent, "-B", build, *cmake_args], check=True, capture_output=True)
+    subprocess.run([cmake, "--build", build], check=True, capture_output=True)
+    built = json.loads((build / "stub-build.json").read_text())
+    assert (built["linkage"], built["libc"]) == ("static", libc)
+    package = folder / "shadow" / "virtualenv_symlink_safe"
     shutil.copytree(Path(str(files("virtualenv_symlink_safe"))), package, ignore=shutil.ignore_patterns("__pycache__"))
-    stub = package / "symlink-safe-stub"
-    stub.unlink()
-    build = [compiler, "-std=c99", "-O2", "-static", "-Wall", "-Wextra", "-Werror", "-pedantic"]
-    subprocess.run([*build, "-o", str(stub), str(STUB_SOURCE)], check=True, capture_output=True)
-    assert read_header(stub).interpreter is None
-    return folder
+    shutil.copyfile(build / "symlink-safe-stub", package / "symlink-safe-stub")
+    assert read_header(package / "symlink-safe-stub").interpreter is None
+    return package.parent
 
 
-# Rule 5: the static build of the stub (glibc, or musl-gcc's default) is refused for a musl interpreter.
-@pytest.mark.parametrize("compiler", ["cc", "musl-gcc"])
-def test_c18_static_stub_is_refused(runner: Runner, musl: Target, work: Path, compiler: str) -> None:
-    shadow = _static_stub_package(work / "shadow", compiler)
+# Rule 5: the default, static build of the stub is refused for a musl interpreter, whether musl-gcc (the
+# default where it is on PATH) or the glibc compiler built it.
+@pytest.mark.parametrize(
+    ("libc", "cmake_args"), [("musl", ()), ("glibc", ("-DSYMLINK_SAFE_USE_MUSL_GCC=OFF",))], ids=["musl", "glibc"]
+)
+def test_c18_static_stub_is_refused(
+    runner: Runner, musl: Target, work: Path, libc: str, cmake_args: tuple[str, ...]
+) -> None:
+    shadow = _default_build_package(work / "default", libc, *cmake_args)
     env = {**runner.environ, "PYTHONPATH": str(shadow)}  # the copy goes before the installed package
     cmd: list[str | Path] = [sys.executable, "-m", "virtualenv", "--app-data", runner.app_data, "-p", musl.exe]
     cmd += ["--creator", "symlink-safe", "--no-seed", work / "env"]

@@ -34,8 +34,12 @@ command -v musl-gcc >/dev/null || need+=(musl-tools)
 command -v make >/dev/null || need+=(make)
 command -v readelf >/dev/null || need+=(binutils)
 command -v bzip2 >/dev/null || need+=(bzip2)
-# The deb-src twin of every deb source, so apt-get source works; a file of its own, written once.
 srcfile=/etc/apt/sources.list.d/symlink-safe-deb-src.sources
+if [ "$(id -u)" -ne 0 ] && { [ "${#need[@]}" -gt 0 ] || [ ! -e "$srcfile" ]; }; then
+    echo "$0: needs root once, to add deb-src lines ($srcfile) and install ${need[*]:-nothing else}" >&2
+    exit 1
+fi
+# The deb-src twin of every deb source, so apt-get source works; a file of its own, written once.
 if [ ! -e "$srcfile" ]; then
     for f in /etc/apt/sources.list.d/*.sources; do
         [ -e "$f" ] || continue
