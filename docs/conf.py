@@ -28,7 +28,7 @@ release = _VERSION.group(1) if _VERSION else "unknown"
 version = ".".join(release.split(".")[:2])
 
 extensions: list[str] = []
-exclude_patterns = ["_build", "changelog/*"]
+exclude_patterns = ["_build", "changelog/*"]  # changelog/: towncrier fragments, not pages
 nitpicky = True
 highlight_language = "none"
 

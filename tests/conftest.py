@@ -41,6 +41,17 @@ print(json.dumps({
 }))
 """
 
+#: C15: what pip decides wheels by, and what the platform module reads from the interpreter's file.
+TAGS_REPORT = """
+import json, platform
+from pip._vendor.packaging import tags
+print(json.dumps({
+    "tags": [str(tag) for tag in tags.sys_tags()],
+    "libc_ver": platform.libc_ver(),
+    "architecture": platform.architecture(),
+}))
+"""
+
 #: Per-subprocess limit: an exec loop must show up as a failure, not a hang.
 RUN_TIMEOUT = 60
 
@@ -179,6 +190,18 @@ def pytest_report_header() -> list[str]:
 _EXERCISED: set[str] = set()
 
 
+def exercise(target: Target) -> Target:
+    """Count an interpreter as exercised by this session, for one a test picks without the ``target`` fixture.
+
+    :param target: the interpreter
+
+    :returns: the same interpreter
+
+    """
+    _EXERCISED.add(target.id)
+    return target
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if targets.cache_info().currsize == 0:
         return
@@ -192,8 +215,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def target(request: pytest.FixtureRequest) -> Target:
     """Each test that asks for it runs once for every interpreter on the machine."""
     chosen: Target = request.param
-    _EXERCISED.add(chosen.id)
-    return chosen
+    return exercise(chosen)
 
 
 @pytest.fixture(scope="session")
@@ -300,6 +322,16 @@ class Runner:
         result = self.run([*cmd, "-c", PROBE], check=True, **kwargs)  # type: ignore[arg-type]
         report: dict[str, object] = json.loads(result.stdout)
         return report
+
+
+def seeded(runner: Runner, target: Target, dest: Path, creator: str) -> Venv:
+    """An environment with pip in it, whose vendored ``packaging`` computes the tags (C15)."""
+    if target.version[:2] >= (3, 9):
+        return runner.create(target, dest, creator=creator, seed=True, marker=False)
+    # virtualenv's bundled seeder no longer ships pip for 3.8: the interpreter's own ensurepip does.
+    venv = runner.create(target, dest, creator=creator, marker=False)
+    runner.run([venv.python, "-m", "ensurepip", "--default-pip"], check=True)
+    return venv
 
 
 @pytest.fixture(scope="session")

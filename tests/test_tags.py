@@ -9,32 +9,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from conftest import TAGS_REPORT, seeded
 from test_elf import GLIBC_LOADER, X86_64
 from virtualenv_symlink_safe.elf import read_header, stub_mismatch
 
 if TYPE_CHECKING:
-    from conftest import Runner, Target, Venv
-
-#: What pip decides wheels by, and what the platform module reads from the interpreter's file.
-REPORT = """
-import json, platform
-from pip._vendor.packaging import tags
-print(json.dumps({
-    "tags": [str(tag) for tag in tags.sys_tags()],
-    "libc_ver": platform.libc_ver(),
-    "architecture": platform.architecture(),
-}))
-"""
-
-
-def seeded(runner: Runner, target: Target, dest: Path, creator: str) -> Venv:
-    """An environment with pip in it, whose vendored ``packaging`` computes the tags."""
-    if target.version[:2] >= (3, 9):
-        return runner.create(target, dest, creator=creator, seed=True, marker=False)
-    # virtualenv's bundled seeder no longer ships pip for 3.8: the interpreter's own ensurepip does.
-    venv = runner.create(target, dest, creator=creator, marker=False)
-    runner.run([venv.python, "-m", "ensurepip", "--default-pip"], check=True)
-    return venv
+    from conftest import Runner, Target
 
 
 @pytest.mark.slow
@@ -44,8 +24,8 @@ def test_c15_tags_libc_architecture(runner: Runner, target: Target, work: Path) 
     assert plain.python.is_symlink()
     assert not stubbed.python.is_symlink(), "the stub environment's python must be the stub"
 
-    expected = json.loads(runner.run([plain.python, "-c", REPORT], check=True).stdout)
-    got = json.loads(runner.run([stubbed.python, "-c", REPORT], check=True).stdout)
+    expected = json.loads(runner.run([plain.python, "-c", TAGS_REPORT], check=True).stdout)
+    got = json.loads(runner.run([stubbed.python, "-c", TAGS_REPORT], check=True).stdout)
 
     assert any("manylinux" in tag for tag in expected["tags"]), "the plain environment saw no manylinux tags"
     assert got["tags"] == expected["tags"]
