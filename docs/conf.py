@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError, version as _version
 
-_PYPROJECT = (Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8")
-_VERSION = re.search(r'^version = "([^"]+)"$', _PYPROJECT, re.MULTILINE)
+# The version comes from the git tag when the package is built; the docs show that of the installed package.
+try:
+    release = _version("virtualenv-symlink-safe")
+except PackageNotFoundError:  # sphinx-build run outside the docs tox env, without the package
+    release = "unknown"
 
 project = "virtualenv-symlink-safe"
 author = "virtualenv-symlink-safe developers"
 copyright = author  # noqa: A001  # the name Sphinx reads
-release = _VERSION.group(1) if _VERSION else "unknown"
 version = ".".join(release.split(".")[:2])
 
 extensions: list[str] = []
