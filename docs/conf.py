@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 # The version comes from the git tag when the package is built; the docs show that of the installed package.
 try:

@@ -27,13 +27,15 @@ STUB = "symlink-safe-stub"
 
 def cmake_build(build: Path, *defines: str, env: dict[str, str] | None = None) -> tuple[Path, dict[str, str]]:
     """Configure and build the stub as a wheel build does, and read what ``stub-build.json`` says of it."""
+    cmake = shutil.which("cmake")
+    assert cmake is not None, "cmake is missing: apt-get install cmake (.ci/run does)"
     subprocess.run(
-        ["cmake", "-S", SOURCE, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", *defines],
+        [cmake, "-S", SOURCE, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", *defines],
         check=True,
         capture_output=True,
         env=env,
     )
-    subprocess.run(["cmake", "--build", build], check=True, capture_output=True, env=env)
+    subprocess.run([cmake, "--build", build], check=True, capture_output=True, env=env)
     report: dict[str, str] = json.loads((build / "stub-build.json").read_text(encoding="utf-8"))
     return build / STUB, report
 

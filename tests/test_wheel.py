@@ -191,9 +191,7 @@ def test_c1_to_c8_and_c15_through_the_installed_wheel(fresh: tuple[Path, dict[st
     assert " skipped" not in output, output
 
 
-def test_sdist_without_a_compiler_says_so_in_one_line(
-    built: Built, no_build_path: str, tmp_path: Path
-) -> None:
+def test_sdist_without_a_compiler_says_so_in_one_line(built: Built, no_build_path: str, tmp_path: Path) -> None:
     environ = {k: v for k, v in os.environ.items() if k not in {"CC", "CMAKE_C_COMPILER"}}
     environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), no_build_path])
     result = subprocess.run(
