@@ -18,7 +18,8 @@ copyright = author  # noqa: A001  # the name Sphinx reads
 version = ".".join(release.split(".")[:2])
 
 extensions: list[str] = []
-exclude_patterns = ["_build"]
+# changelog/: towncrier fragments, gathered into changelog.rst at release
+exclude_patterns = ["_build", "changelog"]
 nitpicky = True
 highlight_language = "none"
 
