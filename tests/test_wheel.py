@@ -41,6 +41,7 @@ NO_COMPILER = "virtualenv-symlink-safe: no working C compiler to build its stub"
 
 
 class Built(NamedTuple):
+    checkout_version: str
     sdist: Path
     version: str
     wheel: Path
@@ -87,6 +88,8 @@ def no_build_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """The sdist, the wheel built from it unpacked without git, and the wheel auditwheel repaired."""
+    # What setuptools-scm says of the checkout, asked just before the sdist is made (an edit in between changes it).
+    checkout_version = run(sys.executable, "-m", "setuptools_scm", cwd=ROOT).strip().splitlines()[-1]
     dist = tmp_path_factory.mktemp("sdist")
     run(sys.executable, "-m", "build", "--sdist", "--outdir", dist, ROOT)
     sdist = only(dist, "virtualenv_symlink_safe-*.tar.gz")
@@ -107,7 +110,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     wheel = only(wheels, "virtualenv_symlink_safe-*.whl")
     repaired_dir = tmp_path_factory.mktemp("repaired")
     output = run("auditwheel", "repair", "--wheel-dir", repaired_dir, wheel)
-    return Built(sdist, pkg_info["Version"], wheel, only(repaired_dir, "*.whl"), output)
+    return Built(checkout_version, sdist, pkg_info["Version"], wheel, only(repaired_dir, "*.whl"), output)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +132,7 @@ def fresh(built: Built, no_build_path: str, tmp_path_factory: pytest.TempPathFac
 
 
 def test_sdist_without_git_gives_the_version_of_the_checkout(built: Built) -> None:
-    expected = run(sys.executable, "-m", "setuptools_scm", cwd=ROOT).strip().splitlines()[-1]
+    expected = built.checkout_version
     assert built.version == expected
     assert built.sdist.name == f"virtualenv_symlink_safe-{expected}.tar.gz"
     assert built.wheel.name.startswith(f"virtualenv_symlink_safe-{expected}-py3-none-")
