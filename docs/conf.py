@@ -7,6 +7,8 @@ import ast
 import re
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,17 +20,21 @@ if TYPE_CHECKING:
     from sphinx.application import Sphinx
 
 _ROOT = Path(__file__).parent.parent
-_PYPROJECT = (_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-_VERSION = re.search(r'^version = "([^"]+)"$', _PYPROJECT, re.MULTILINE)
+
+# The version comes from the git tag when the package is built; the docs show that of the installed package.
+try:
+    release = _version("virtualenv-symlink-safe")
+except PackageNotFoundError:  # sphinx-build run outside the docs tox env, without the package
+    release = "unknown"
 
 project = "virtualenv-symlink-safe"
 author = "virtualenv-symlink-safe developers"
 copyright = author  # noqa: A001  # the name Sphinx reads
-release = _VERSION.group(1) if _VERSION else "unknown"
 version = ".".join(release.split(".")[:2])
 
 extensions: list[str] = []
-exclude_patterns = ["_build", "changelog/*"]  # changelog/: towncrier fragments, not pages
+# changelog/: towncrier fragments, gathered into changelog.rst at release
+exclude_patterns = ["_build", "changelog"]
 nitpicky = True
 highlight_language = "none"
 
