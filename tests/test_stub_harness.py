@@ -59,6 +59,15 @@ class Harness:
         status: int = self.lib.harness_parse_cfg(buffer, ctypes.c_size_t(len(text)), values)
         return status, {key: value for key, value in zip(KEYS, values) if value is not None}
 
+    def cfg_trust(self, dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int) -> int:
+        self.lib.harness_cfg_trust.argtypes = [ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_uint, ctypes.c_ulong]
+        verdict: int = self.lib.harness_cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid)
+        return verdict
+
+    def cfg_trust_needs_dir(self, entry_uid: int, file_mode: int, euid: int) -> bool:
+        self.lib.harness_cfg_trust_needs_dir.argtypes = [ctypes.c_ulong, ctypes.c_uint, ctypes.c_ulong]
+        return bool(self.lib.harness_cfg_trust_needs_dir(entry_uid, file_mode, euid))
+
     def find_env(self, start: bytes) -> tuple[int, bytes, bytes]:
         venv, cfg = ctypes.create_string_buffer(self.path_max), ctypes.create_string_buffer(self.path_max)
         status: int = self.lib.harness_find_env(start, venv, cfg)
@@ -177,6 +186,59 @@ def test_cfg_real_virtualenv_file(harness: Harness) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Rule 2.6: whose pyvenv.cfg counts. The reference says it as the contract does; the C code takes shortcuts.
+
+TRUST_OK, TRUST_STICKY_OTHER, TRUST_WORLD_WRITABLE = 0, 1, 2
+
+
+def trust_reference(dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int) -> int:
+    anyone_adds = bool(dir_mode & stat.S_IWOTH and dir_mode & stat.S_ISVTX)  # /tmp: add, but not replace
+    anyone_replaces = bool(dir_mode & stat.S_IWOTH and not dir_mode & stat.S_ISVTX)
+    if anyone_adds and entry_uid not in {euid, 0, dir_uid}:
+        return TRUST_STICKY_OTHER
+    if file_mode & stat.S_IWOTH and not anyone_replaces:
+        return TRUST_WORLD_WRITABLE
+    return TRUST_OK
+
+
+modes = st.integers(min_value=0, max_value=0o7777)
+uids = st.one_of(st.sampled_from([0, 1, 1000, 65534, 2**32 - 1]), st.integers(min_value=0, max_value=2**32 - 1))
+
+
+@given(dir_mode=modes, dir_uid=uids, entry_uid=uids, file_mode=modes, euid=uids)
+def test_rule_2_6_verdict_is_the_rule(
+    harness: Harness, dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int
+) -> None:
+    verdict = harness.cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid)
+    assert verdict == trust_reference(dir_mode, dir_uid, entry_uid, file_mode, euid)
+    if not harness.cfg_trust_needs_dir(entry_uid, file_mode, euid):
+        assert verdict == TRUST_OK, "find_cfg skips the directory's stat() only where it cannot matter"
+
+
+@pytest.mark.parametrize(
+    ("dir_mode", "dir_uid", "entry_uid", "file_mode", "euid", "verdict"),
+    [
+        (0o1777, 0, 65534, 0o644, 0, TRUST_STICKY_OTHER),  # E7: planted in /tmp by nobody, run by root
+        (0o1777, 0, 1000, 0o644, 0, TRUST_STICKY_OTHER),
+        (0o1777, 0, 1000, 0o644, 1000, TRUST_OK),  # the effective user's own
+        (0o1777, 0, 0, 0o644, 1000, TRUST_OK),  # root's
+        (0o1777, 65534, 65534, 0o644, 0, TRUST_OK),  # the directory owner's
+        (0o1770, 0, 65534, 0o644, 0, TRUST_OK),  # sticky, not world-writable
+        (0o775, 1000, 1001, 0o664, 1002, TRUST_OK),  # a group-writable CI workspace
+        (0o755, 1000, 1000, 0o644, 2000, TRUST_OK),  # another uid's environment: NFS, containers
+        (0o777, 1000, 1000, 0o666, 0, TRUST_OK),  # chmod -R 777: anyone replaces anything anyway
+        (0o755, 0, 0, 0o666, 0, TRUST_WORLD_WRITABLE),  # anyone could rewrite it, nothing else
+        (0o1777, 0, 0, 0o666, 0, TRUST_WORLD_WRITABLE),
+        (0o755, 0, 0, 0o4777 & ~0o2, 0, TRUST_OK),
+    ],
+)
+def test_rule_2_6_verdict_cases(
+    harness: Harness, dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int, verdict: int
+) -> None:
+    assert harness.cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid) == verdict
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Rule 2: the walk, over random trees of links, against a reference built on the kernel's own resolution.
 
 
@@ -189,9 +251,21 @@ def c_join(directory: bytes, name: bytes) -> bytes:
     return directory + name if directory.endswith(b"/") else directory + b"/" + name
 
 
+def cfg_counts(candidate: bytes) -> bool:
+    """A regular file that rule 2.6 lets count, judged from the kernel's answers."""
+    try:
+        entry, file = os.lstat(candidate), os.stat(candidate)
+        holder = os.stat(c_dirname(candidate))
+    except OSError:
+        return False
+    if not stat.S_ISREG(file.st_mode):
+        return False
+    return trust_reference(holder.st_mode, holder.st_uid, entry.st_uid, file.st_mode, os.geteuid()) == TRUST_OK
+
+
 def find_cfg(directory: bytes) -> bytes | None:
     for candidate in (c_join(c_dirname(directory), b"pyvenv.cfg"), c_join(directory, b"pyvenv.cfg")):
-        if os.path.isfile(candidate):
+        if cfg_counts(candidate):
             return candidate
     return None
 
@@ -335,6 +409,15 @@ def test_cfg_corpus(harness: Harness, sample: Path) -> None:
         assert (status, values) == (0, cpython_reads(text))
     else:
         assert status == 0
+
+
+@pytest.mark.parametrize("sample", corpus("trust"), ids=lambda p: p.name)
+def test_rule_2_6_trust_corpus(harness: Harness, sample: Path) -> None:
+    data = sample.read_bytes().ljust(20, b"\0")
+    dir_mode, file_mode, dir_uid, entry_uid, euid = (int.from_bytes(data[i : i + 4], "little") for i in range(0, 20, 4))
+    dir_mode, file_mode = dir_mode & 0o7777, file_mode & 0o7777
+    expected = trust_reference(dir_mode, dir_uid, entry_uid, file_mode, euid)
+    assert harness.cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid) == expected
 
 
 @pytest.mark.parametrize("sample", corpus("normalize"), ids=lambda p: p.name)
