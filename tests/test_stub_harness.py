@@ -60,7 +60,13 @@ class Harness:
         return status, {key: value for key, value in zip(KEYS, values) if value is not None}
 
     def cfg_trust(self, dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int) -> int:
-        self.lib.harness_cfg_trust.argtypes = [ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_uint, ctypes.c_ulong]
+        self.lib.harness_cfg_trust.argtypes = [
+            ctypes.c_uint,
+            ctypes.c_ulong,
+            ctypes.c_ulong,
+            ctypes.c_uint,
+            ctypes.c_ulong,
+        ]
         verdict: int = self.lib.harness_cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid)
         return verdict
 
@@ -205,37 +211,38 @@ modes = st.integers(min_value=0, max_value=0o7777)
 uids = st.one_of(st.sampled_from([0, 1, 1000, 65534, 2**32 - 1]), st.integers(min_value=0, max_value=2**32 - 1))
 
 
-@given(dir_mode=modes, dir_uid=uids, entry_uid=uids, file_mode=modes, euid=uids)
-def test_rule_2_6_verdict_is_the_rule(
-    harness: Harness, dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int
-) -> None:
-    verdict = harness.cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid)
-    assert verdict == trust_reference(dir_mode, dir_uid, entry_uid, file_mode, euid)
+#: (directory mode, directory owner, entry owner, file mode, effective user)
+Case = tuple[int, int, int, int, int]
+
+
+@given(case=st.tuples(modes, uids, uids, modes, uids))
+def test_rule_2_6_verdict_is_the_rule(harness: Harness, case: Case) -> None:
+    verdict = harness.cfg_trust(*case)
+    assert verdict == trust_reference(*case)
+    _, _, entry_uid, file_mode, euid = case
     if not harness.cfg_trust_needs_dir(entry_uid, file_mode, euid):
         assert verdict == TRUST_OK, "find_cfg skips the directory's stat() only where it cannot matter"
 
 
 @pytest.mark.parametrize(
-    ("dir_mode", "dir_uid", "entry_uid", "file_mode", "euid", "verdict"),
+    ("case", "verdict"),
     [
-        (0o1777, 0, 65534, 0o644, 0, TRUST_STICKY_OTHER),  # E7: planted in /tmp by nobody, run by root
-        (0o1777, 0, 1000, 0o644, 0, TRUST_STICKY_OTHER),
-        (0o1777, 0, 1000, 0o644, 1000, TRUST_OK),  # the effective user's own
-        (0o1777, 0, 0, 0o644, 1000, TRUST_OK),  # root's
-        (0o1777, 65534, 65534, 0o644, 0, TRUST_OK),  # the directory owner's
-        (0o1770, 0, 65534, 0o644, 0, TRUST_OK),  # sticky, not world-writable
-        (0o775, 1000, 1001, 0o664, 1002, TRUST_OK),  # a group-writable CI workspace
-        (0o755, 1000, 1000, 0o644, 2000, TRUST_OK),  # another uid's environment: NFS, containers
-        (0o777, 1000, 1000, 0o666, 0, TRUST_OK),  # chmod -R 777: anyone replaces anything anyway
-        (0o755, 0, 0, 0o666, 0, TRUST_WORLD_WRITABLE),  # anyone could rewrite it, nothing else
-        (0o1777, 0, 0, 0o666, 0, TRUST_WORLD_WRITABLE),
-        (0o755, 0, 0, 0o4777 & ~0o2, 0, TRUST_OK),
+        ((0o1777, 0, 65534, 0o644, 0), TRUST_STICKY_OTHER),  # E7: planted in /tmp by nobody, run by root
+        ((0o1777, 0, 1000, 0o644, 0), TRUST_STICKY_OTHER),
+        ((0o1777, 0, 1000, 0o644, 1000), TRUST_OK),  # the effective user's own
+        ((0o1777, 0, 0, 0o644, 1000), TRUST_OK),  # root's
+        ((0o1777, 65534, 65534, 0o644, 0), TRUST_OK),  # the directory owner's
+        ((0o1770, 0, 65534, 0o644, 0), TRUST_OK),  # sticky, not world-writable
+        ((0o775, 1000, 1001, 0o664, 1002), TRUST_OK),  # a group-writable CI workspace
+        ((0o755, 1000, 1000, 0o644, 2000), TRUST_OK),  # another uid's environment: NFS, containers
+        ((0o777, 1000, 1000, 0o666, 0), TRUST_OK),  # chmod -R 777: anyone replaces anything anyway
+        ((0o755, 0, 0, 0o666, 0), TRUST_WORLD_WRITABLE),  # anyone could rewrite it, nothing else
+        ((0o1777, 0, 0, 0o666, 0), TRUST_WORLD_WRITABLE),
+        ((0o755, 0, 0, 0o4775, 0), TRUST_OK),
     ],
 )
-def test_rule_2_6_verdict_cases(
-    harness: Harness, dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int, verdict: int
-) -> None:
-    assert harness.cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid) == verdict
+def test_rule_2_6_verdict_cases(harness: Harness, case: Case, verdict: int) -> None:
+    assert harness.cfg_trust(*case) == verdict
 
 
 # ---------------------------------------------------------------------------------------------------------------------

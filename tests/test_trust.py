@@ -69,7 +69,7 @@ def nobody_target() -> Target:
     """An interpreter ``nobody`` may run: pyenv's live under /root, which only root may enter."""
     candidates = [t.exe for t in TARGETS if not t.is_pypy] + [Path("/usr/bin/python3")]
     for exe in candidates:
-        if exe.exists() and all(os.stat(p).st_mode & stat.S_IXOTH for p in (exe, *exe.parents)):
+        if exe.exists() and all(p.stat().st_mode & stat.S_IXOTH for p in (exe, *exe.parents)):
             version, implementation = _version_of(exe)
             return Target(exe=exe, version=version, origin="nobody", implementation=implementation)
     pytest.skip("no interpreter that 'nobody' may run (every one lies in a folder closed to other users)")
@@ -155,7 +155,9 @@ def test_e7_ignored_cfg_is_named_when_nothing_else_is_found(runner: Runner, targ
     result = runner.run([t / "x", "-c", "pass"])
     assert result.returncode == STATUS_NO_ENV
     assert result.stderr.count("\n") == 1
-    assert f"ignored {cfg} (rule 2.6: owned by uid {NOBODY.pw_uid} in a sticky world-writable directory" in result.stderr
+    assert (
+        f"ignored {cfg} (rule 2.6: owned by uid {NOBODY.pw_uid} in a sticky world-writable directory" in result.stderr
+    )
 
 
 # Rule 2.6: a pyvenv.cfg a symlink in a sticky directory leads to is judged by the link's owner.
