@@ -516,12 +516,6 @@ static int invocation_path(const char **out, struct stat *st, const char *argv0,
  * Rule 2: finding the environment.
  */
 
-/*
- * A pyvenv.cfg for an interpreter in the directory named by the first d bytes
- * of dir, an absolute path: CPython looks one level up first, then in that
- * directory itself, and so do we, so that we read the file it will read.
- * cfg_st receives its identity, which decide() needs to tell a cycle.
- */
 /* The effective user, from the kernel's auxiliary vector (no system call), else geteuid(). */
 static unsigned long effective_uid(void)
 {
@@ -531,7 +525,11 @@ static unsigned long effective_uid(void)
     return errno ? (unsigned long)geteuid() : uid;
 }
 
-/* The last pyvenv.cfg rule 2.6 ignored and why, for the message if the walk finds nothing. */
+/*
+ * The last pyvenv.cfg rule 2.6 ignored in this walk and why, for the message
+ * if the walk finds nothing.  The flag, not the buffers, is reset per walk.
+ */
+static int untrusted_seen;
 static char untrusted_cfg[PATH_MAX];
 static char untrusted_why[160];
 
@@ -546,7 +544,7 @@ static int cfg_counts(char *cfg, struct stat *cfg_st)
     size_t slash = strlen(cfg) - (sizeof "/pyvenv.cfg" - 1);
     unsigned long euid = effective_uid();
     char saved;
-    int verdict, found;
+    int verdict, found, err;
 
     if (lstat(cfg, &entry) != 0)
         return 0;
@@ -562,10 +560,10 @@ static int cfg_counts(char *cfg, struct stat *cfg_st)
     saved = cfg[slash ? slash : 1];
     cfg[slash ? slash : 1] = '\0';
     found = stat(cfg, &dir_st) == 0;
+    err = errno;
     cfg[slash ? slash : 1] = saved;
     if (!found) {
-        verdict = -1;
-        snprintf(untrusted_why, sizeof untrusted_why, "its directory cannot be examined (%s)", strerror(errno));
+        snprintf(untrusted_why, sizeof untrusted_why, "its directory cannot be examined (%s)", strerror(err));
     } else {
         verdict = cfg_trust(dir_st.st_mode, dir_st.st_uid, entry.st_uid, cfg_st->st_mode, euid);
         if (verdict == TRUST_OK)
@@ -578,10 +576,17 @@ static int cfg_counts(char *cfg, struct stat *cfg_st)
             snprintf(untrusted_why, sizeof untrusted_why, "writable by every user, in a directory that is not");
     }
     memcpy(untrusted_cfg, cfg, strlen(cfg) + 1);
+    untrusted_seen = 1;
     trace("ignored ", cfg, " (rule 2.6): ", untrusted_why);
     return 0;
 }
 
+/*
+ * A pyvenv.cfg for an interpreter in the directory named by the first d bytes
+ * of dir, an absolute path: CPython looks one level up first, then in that
+ * directory itself, and so do we, so that we read the file it will read.
+ * cfg_st receives its identity, which decide() needs to tell a cycle.
+ */
 static int find_cfg(char *cfg, struct stat *cfg_st, const char *dir, size_t d)
 {
     return (join_prefix(cfg, dir, dir_length(dir, d), "pyvenv.cfg") == STATUS_OK && cfg_counts(cfg, cfg_st)) ||
@@ -601,11 +606,11 @@ static int no_env(const char *path, const char *real_dir)
     msg_text("no environment for ");
     msg_path(path);
     msg_text(": ");
-    if (strcmp(cfg, untrusted_cfg) != 0) {
+    if (!untrusted_seen || strcmp(cfg, untrusted_cfg) != 0) {
         msg_path(cfg);
         msg_text(" does not exist; either the environment lost its pyvenv.cfg, or this file is a hard"
                  " link or copy taken out of its environment (use a symlink to it instead)");
-        if (!untrusted_cfg[0])
+        if (!untrusted_seen)
             return msg_end(STATUS_NO_ENV, 0);
         msg_text("; ");
     }
@@ -631,6 +636,7 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
     struct stat st_p = *start_st, st_lex;
     int step, status;
 
+    untrusted_seen = 0;
     for (step = 0; step <= MAX_LINK_STEPS; step++) {
         ssize_t n;
 
