@@ -160,6 +160,27 @@ def test_e7_ignored_cfg_is_named_when_nothing_else_is_found(runner: Runner, targ
     )
 
 
+# Rule 2.6 and rule 3.3: the walk from a base that is itself a stub takes the same care. The outer environment's base
+# is inner's stub reached through the sticky /tmp/t, where nobody planted a pyvenv.cfg naming a program of theirs.
+@needs_root
+def test_e7_nested_walk_ignores_planted_cfg(runner: Runner, target: Target, shared: Path) -> None:
+    assert NOBODY is not None
+    inner = runner.create(target, shared / "inner")
+    outer = runner.create(target, shared / "outer")
+    t = sticky_dir(shared / "t")
+    (t / "x").symlink_to(inner.python)
+    ran = shared / "ran"
+    program = planted_program(t, ran)
+    give(program, NOBODY.pw_uid)
+    plant_cfg(t, program, NOBODY.pw_uid)
+    outer.cfg.write_text(f"home = {t}\nbase-executable = {t / 'x'}\n")
+    result = runner.run([outer.python, "-c", PROBE], env=traced(runner))
+    assert_lands_in(result, outer)
+    assert not ran.exists(), "the planted program ran"
+    assert "the base is a stub, going on to its own environment" in result.stderr
+    assert f"lexical check found {inner.cfg}" in result.stderr
+
+
 # Rule 2.6: a pyvenv.cfg a symlink in a sticky directory leads to is judged by the link's owner.
 @needs_root
 @pytest.mark.parametrize(("link_owner", "counts"), [(STRANGER, False), (0, True)], ids=["stranger", "root"])
