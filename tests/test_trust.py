@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from conftest import Runner, Venv
 
 STATUS_NO_ENV = 102
+STATUS_BASE_UNUSABLE = 107
 
 IS_ROOT = os.geteuid() == 0
 try:
@@ -313,3 +314,20 @@ def test_rule_1_4_privileged_stub_takes_only_the_kernels_record(
     result = runner.run([*as_nobody(), mine / "x", "-c", code], env=env)
     assert result.stdout == "planted\n"
     assert "symlink-safe: trace:" in result.stderr
+
+
+# Rule 1.4: under privilege a base named by a relative path is refused, as it would be found from the caller's working
+# directory; without privilege it is found from there, as before.
+@needs_nobody
+def test_rule_1_4_privileged_stub_refuses_a_relative_base(runner: Runner, nobody_target: Target, shared: Path) -> None:
+    if os.statvfs(shared).f_flag & os.ST_NOSUID:
+        pytest.skip(f"{shared} lies on a file system mounted nosuid, where a setuid stub gains nothing")
+    venv = runner.create(nobody_target, shared / "env")
+    venv.cfg.write_text(f"base-executable = {nobody_target.exe.name}\n")
+    venv.python.chmod(0o4755)
+    cwd = nobody_target.exe.parent
+    result = runner.run([*as_nobody(), venv.python, "-c", "pass"], cwd=cwd)
+    assert result.returncode == STATUS_BASE_UNUSABLE, result.stderr
+    assert "under elevated privileges the base interpreter must be an absolute path" in result.stderr
+    venv.python.chmod(0o755)
+    assert runner.run([*as_nobody(), venv.python, "-c", "print('ran')"], cwd=cwd).stdout == "ran\n"
