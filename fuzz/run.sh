@@ -8,7 +8,7 @@ seconds="${FUZZ_SECONDS:-60}"
 cc="${FUZZ_CC:-clang}"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-for name in cfg normalize; do
+for name in cfg normalize trust; do
     "$cc" -std=c99 -g -O1 -Wall -Wextra -Werror -Wno-unused-function \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -o "$scratch/fuzz_$name" "fuzz_$name.c"

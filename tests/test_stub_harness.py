@@ -22,14 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import Status
+
 ROOT = Path(__file__).parent.parent
 HARNESS_C = Path(__file__).parent / "harness" / "harness.c"
 CORPUS = ROOT / "fuzz" / "corpus"
 KEYS = ("base-executable", "executable", "home", "version_info", "version")
-
-STATUS_NO_ENV = 102
-STATUS_LINK_LOOP = 108
-STATUS_PATH_TOO_LONG = 110
 
 
 @dataclass
@@ -58,6 +56,21 @@ class Harness:
         values = (ctypes.c_char_p * len(KEYS))()
         status: int = self.lib.harness_parse_cfg(buffer, ctypes.c_size_t(len(text)), values)
         return status, {key: value for key, value in zip(KEYS, values) if value is not None}
+
+    def cfg_trust(self, dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int) -> int:
+        self.lib.harness_cfg_trust.argtypes = [
+            ctypes.c_uint,
+            ctypes.c_ulong,
+            ctypes.c_ulong,
+            ctypes.c_uint,
+            ctypes.c_ulong,
+        ]
+        verdict: int = self.lib.harness_cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid)
+        return verdict
+
+    def cfg_trust_needs_dir(self, entry_uid: int, file_mode: int, euid: int) -> bool:
+        self.lib.harness_cfg_trust_needs_dir.argtypes = [ctypes.c_ulong, ctypes.c_uint, ctypes.c_ulong]
+        return bool(self.lib.harness_cfg_trust_needs_dir(entry_uid, file_mode, euid))
 
     def find_env(self, start: bytes) -> tuple[int, bytes, bytes]:
         venv, cfg = ctypes.create_string_buffer(self.path_max), ctypes.create_string_buffer(self.path_max)
@@ -110,7 +123,7 @@ def test_normalize_too_long(harness: Harness) -> None:
     longest = b"/" + b"a" * (harness.path_max - 2)
     assert harness.normalize(longest) == (0, longest)
     status, _ = harness.normalize(longest + b"b")
-    assert status == STATUS_PATH_TOO_LONG
+    assert status == Status.PATH_TOO_LONG
     assert "path too long" in harness.message()
     # what does not end up in the result costs nothing, however long the input
     assert harness.normalize(b"/" + b"./" * harness.path_max + b"x") == (0, b"/x")
@@ -181,6 +194,60 @@ def test_cfg_real_virtualenv_file(harness: Harness) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Rule 2.6: whose pyvenv.cfg counts. The reference says it as the contract does; the C code takes shortcuts.
+
+TRUST_OK, TRUST_STICKY_OTHER, TRUST_WORLD_WRITABLE = 0, 1, 2
+
+
+def trust_reference(dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int) -> int:
+    anyone_adds = bool(dir_mode & stat.S_IWOTH and dir_mode & stat.S_ISVTX)  # /tmp: add, but not replace
+    anyone_replaces = bool(dir_mode & stat.S_IWOTH and not dir_mode & stat.S_ISVTX)
+    if anyone_adds and entry_uid not in {euid, 0, dir_uid}:
+        return TRUST_STICKY_OTHER
+    if file_mode & stat.S_IWOTH and not anyone_replaces:
+        return TRUST_WORLD_WRITABLE
+    return TRUST_OK
+
+
+modes = st.integers(min_value=0, max_value=0o7777)
+uids = st.one_of(st.sampled_from([0, 1, 1000, 65534, 2**32 - 1]), st.integers(min_value=0, max_value=2**32 - 1))
+
+
+#: (directory mode, directory owner, entry owner, file mode, effective user)
+Case = tuple[int, int, int, int, int]
+
+
+@given(case=st.tuples(modes, uids, uids, modes, uids))
+def test_rule_2_6_verdict_is_the_rule(harness: Harness, case: Case) -> None:
+    verdict = harness.cfg_trust(*case)
+    assert verdict == trust_reference(*case)
+    _, _, entry_uid, file_mode, euid = case
+    if not harness.cfg_trust_needs_dir(entry_uid, file_mode, euid):
+        assert verdict == TRUST_OK, "find_cfg skips the directory's stat() only where it cannot matter"
+
+
+@pytest.mark.parametrize(
+    ("case", "verdict"),
+    [
+        ((0o1777, 0, 65534, 0o644, 0), TRUST_STICKY_OTHER),  # E7: planted in /tmp by nobody, run by root
+        ((0o1777, 0, 1000, 0o644, 0), TRUST_STICKY_OTHER),
+        ((0o1777, 0, 1000, 0o644, 1000), TRUST_OK),  # the effective user's own
+        ((0o1777, 0, 0, 0o644, 1000), TRUST_OK),  # root's
+        ((0o1777, 65534, 65534, 0o644, 0), TRUST_OK),  # the directory owner's
+        ((0o1770, 0, 65534, 0o644, 0), TRUST_OK),  # sticky, not world-writable
+        ((0o775, 1000, 1001, 0o664, 1002), TRUST_OK),  # a group-writable CI workspace
+        ((0o755, 1000, 1000, 0o644, 2000), TRUST_OK),  # another uid's environment: NFS, containers
+        ((0o777, 1000, 1000, 0o666, 0), TRUST_OK),  # chmod -R 777: anyone replaces anything anyway
+        ((0o755, 0, 0, 0o666, 0), TRUST_WORLD_WRITABLE),  # anyone could rewrite it, nothing else
+        ((0o1777, 0, 0, 0o666, 0), TRUST_WORLD_WRITABLE),
+        ((0o755, 0, 0, 0o4775, 0), TRUST_OK),
+    ],
+)
+def test_rule_2_6_verdict_cases(harness: Harness, case: Case, verdict: int) -> None:
+    assert harness.cfg_trust(*case) == verdict
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Rule 2: the walk, over random trees of links, against a reference built on the kernel's own resolution.
 
 
@@ -193,15 +260,27 @@ def c_join(directory: bytes, name: bytes) -> bytes:
     return directory + name if directory.endswith(b"/") else directory + b"/" + name
 
 
+def cfg_counts(candidate: bytes) -> bool:
+    """A regular file that rule 2.6 lets count, judged from the kernel's answers."""
+    try:
+        entry, file = os.lstat(candidate), os.stat(candidate)
+        holder = os.stat(c_dirname(candidate))
+    except OSError:
+        return False
+    if not stat.S_ISREG(file.st_mode):
+        return False
+    return trust_reference(holder.st_mode, holder.st_uid, entry.st_uid, file.st_mode, os.geteuid()) == TRUST_OK
+
+
 def find_cfg(directory: bytes) -> bytes | None:
     for candidate in (c_join(c_dirname(directory), b"pyvenv.cfg"), c_join(directory, b"pyvenv.cfg")):
-        if os.path.isfile(candidate):
+        if cfg_counts(candidate):
             return candidate
     return None
 
 
 def status_for(err: int) -> int:
-    return {errno.ELOOP: STATUS_LINK_LOOP, errno.ENAMETOOLONG: STATUS_PATH_TOO_LONG}.get(err, STATUS_NO_ENV)
+    return {errno.ELOOP: Status.LINK_LOOP, errno.ENAMETOOLONG: Status.PATH_TOO_LONG}.get(err, Status.NO_ENV)
 
 
 def walk_reference(start: bytes) -> tuple[int, bytes, bytes]:  # noqa: PLR0911  # one return per rule, as in stub.c
@@ -209,7 +288,7 @@ def walk_reference(start: bytes) -> tuple[int, bytes, bytes]:  # noqa: PLR0911  
     for _ in range(41):
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):
-                return STATUS_NO_ENV, b"", b""
+                return Status.NO_ENV, b"", b""
         except OSError as exception:
             return status_for(exception.errno or 0), b"", b""
         lexical = normpath_reference(path)
@@ -228,9 +307,9 @@ def walk_reference(start: bytes) -> tuple[int, bytes, bytes]:  # noqa: PLR0911  
         try:
             target = os.readlink(path)
         except OSError as exception:
-            return (STATUS_NO_ENV if exception.errno == errno.EINVAL else status_for(exception.errno or 0)), b"", b""
+            return (Status.NO_ENV if exception.errno == errno.EINVAL else status_for(exception.errno or 0)), b"", b""
         path = target if target.startswith(b"/") else c_join(real, target)
-    return STATUS_LINK_LOOP, b"", b""
+    return Status.LINK_LOOP, b"", b""
 
 
 LINK_PLACES = [b"l1", b"a/l2", b"a/b/l3", b"env/bin/l4", b"flat/l5", b"c/l6", b"d"]
@@ -313,7 +392,7 @@ def test_walk_gives_up_after_40_links(harness: Harness, tmp_path: Path) -> None:
     (tmp_path / "env" / "bin").mkdir(parents=True)
     (tmp_path / "env" / "pyvenv.cfg").write_text("")
     (tmp_path / "env" / "bin" / "python").write_text("")
-    for count, expected in ((40, 0), (41, STATUS_LINK_LOOP)):
+    for count, expected in ((40, 0), (41, Status.LINK_LOOP)):
         chain = tmp_path / f"chain{count}"
         chain.mkdir()
         links = [chain / f"l{i}" for i in range(count)]
@@ -343,6 +422,15 @@ def test_cfg_corpus(harness: Harness, sample: Path) -> None:
         assert status == 0
 
 
+@pytest.mark.parametrize("sample", corpus("trust"), ids=lambda p: p.name)
+def test_rule_2_6_trust_corpus(harness: Harness, sample: Path) -> None:
+    data = sample.read_bytes().ljust(20, b"\0")
+    dir_mode, file_mode, dir_uid, entry_uid, euid = (int.from_bytes(data[i : i + 4], "little") for i in range(0, 20, 4))
+    dir_mode, file_mode = dir_mode & 0o7777, file_mode & 0o7777
+    expected = trust_reference(dir_mode, dir_uid, entry_uid, file_mode, euid)
+    assert harness.cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid) == expected
+
+
 @pytest.mark.parametrize("sample", corpus("normalize"), ids=lambda p: p.name)
 def test_normalize_corpus(harness: Harness, sample: Path) -> None:
     path = b"/" + sample.read_bytes().split(b"\0")[0]
@@ -350,4 +438,4 @@ def test_normalize_corpus(harness: Harness, sample: Path) -> None:
     if status == 0:
         assert out == normpath_reference(path)
     else:
-        assert status == STATUS_PATH_TOO_LONG
+        assert status == Status.PATH_TOO_LONG

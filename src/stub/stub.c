@@ -12,7 +12,7 @@
  * absolute path inside the environment.  CPython then sees exactly what it
  * sees when started from a --copies environment.
  *
- * The rules are those of the stub contract (docs/explanation/lookup.rst): the
+ * The rules are those of the stub contract (docs/reference/contract.rst): the
  * numbers in the comments below ("rule 2.2") refer to it.  The program reads
  * top to bottom: find ourselves, find the environment, find the base, hand
  * over.
@@ -31,7 +31,7 @@
  * they include this file with -DSYMLINK_SAFE_NO_MAIN.
  */
 
-#define _XOPEN_SOURCE 700 /* realpath(), readlink() */
+#define _XOPEN_SOURCE 700 /* realpath(), readlink(), lstat() */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,6 +62,13 @@ enum {
     STATUS_NESTING = 109,       /* stubs as bases nested too deep, or a cycle */
     STATUS_PATH_TOO_LONG = 110,
     STATUS_EXEC_FAILED = 111
+};
+
+/* Rule 2.6: why a pyvenv.cfg found does not count; 0 when it does. */
+enum {
+    TRUST_OK = 0,
+    TRUST_STICKY_OTHER = 1,     /* another user's, in a sticky world-writable directory */
+    TRUST_WORLD_WRITABLE = 2    /* anyone may rewrite it, though not its directory */
 };
 
 #define MAX_LINK_STEPS 40    /* rule 2.5: the same bound as the kernel's */
@@ -127,6 +135,15 @@ static struct line tracing_line;
  * the kernel has written already, rather than on a fresh page of .bss.
  */
 static int tracing = -1;
+
+/*
+ * Elevated privileges (AT_SECURE: setuid, setgid, file capabilities, an LSM
+ * transition), set by main() before anything else.  Then the caller's word
+ * is not taken: no trace (the caller's variable, printed with privileges),
+ * no argv[0] or PATH (only the kernel's record of the running file), no
+ * base path relative to the caller's working directory.
+ */
+static int privileged;
 
 static void add_text(struct line *l, const char *s)
 {
@@ -197,7 +214,7 @@ static void trace(const char *a, const char *path_a, const char *b, const char *
 {
     struct line *l = &tracing_line;
     if (tracing < 0) {
-        const char *wanted = getenv("SYMLINK_SAFE_TRACE");
+        const char *wanted = privileged ? NULL : getenv("SYMLINK_SAFE_TRACE");
         tracing = wanted && wanted[0] && strcmp(wanted, "0") != 0;
     }
     if (!tracing)
@@ -338,6 +355,48 @@ static int same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
+/*
+ * Rule 2.6, the pure part: may a pyvenv.cfg count, judging only by who could
+ * have put it where it is?  dir_mode and dir_uid describe the directory that
+ * holds its entry, entry_uid the entry's owner (the link's own, when the
+ * pyvenv.cfg is a symlink, as fs.protected_symlinks judges links), file_mode
+ * the file it leads to, euid the effective user running the stub.
+ *
+ * - In a sticky world-writable directory (/tmp) anyone may add a file but
+ *   only its owner, the directory's owner or root may replace it: the file
+ *   counts only if one of those, or the effective user, owns it.
+ * - A world-writable file counts only in a world-writable directory without
+ *   the sticky bit.  There anyone may already replace every entry, the
+ *   environment's own bin/ or the link being followed included, so the
+ *   file's mode gives nobody anything more, and ignoring it would only break
+ *   a "chmod -R 777" environment that plain CPython runs.  Anywhere else it
+ *   would let anyone name the program this user runs.
+ * - Anything else counts, whoever owns it: whoever may write a directory
+ *   that is not sticky may replace its entries anyway (group-writable CI
+ *   workspaces, root's system environments, NFS and containers with uids of
+ *   their own).
+ */
+static int cfg_trust(unsigned int dir_mode, unsigned long dir_uid, unsigned long entry_uid, unsigned int file_mode,
+                     unsigned long euid)
+{
+    int open_dir = (dir_mode & S_IWOTH) != 0, sticky = (dir_mode & S_ISVTX) != 0;
+    if (open_dir && sticky && entry_uid != euid && entry_uid != 0 && entry_uid != dir_uid)
+        return TRUST_STICKY_OTHER;
+    if ((file_mode & S_IWOTH) && !(open_dir && !sticky))
+        return TRUST_WORLD_WRITABLE;
+    return TRUST_OK;
+}
+
+/*
+ * Whether cfg_trust() needs the directory at all: a file of the effective
+ * user's or root's that only its owner may write counts wherever it lies.
+ * That is the common case, so it costs no stat() of the directory.
+ */
+static int cfg_trust_needs_dir(unsigned long entry_uid, unsigned int file_mode, unsigned long euid)
+{
+    return (entry_uid != euid && entry_uid != 0) || (file_mode & S_IWOTH) != 0;
+}
+
 /* st receives what stat() said, for callers that need more than yes or no. */
 static int is_regular(const char *path, struct stat *st)
 {
@@ -421,6 +480,8 @@ static int invocation_path(const char **out, struct stat *st, const char *argv0,
     ssize_t n;
 
     trace("argv[0] is ", argv0 ? argv0 : "(none)", NULL, NULL);
+    if (privileged)
+        argv0 = NULL; /* the caller's word, and the caller's PATH: only the kernel's record is taken */
     if (argv0 && argv0[0] == '/' && strlen(argv0) < PATH_MAX)
         path = argv0;
     else if (argv0 && argv0[0] &&
@@ -434,6 +495,9 @@ static int invocation_path(const char **out, struct stat *st, const char *argv0,
         }
         trace("not the running file, ignored: ", path, NULL, NULL);
     }
+    if (!self && privileged)
+        return fail(STATUS_NO_SELF, 0, "cannot tell which file is running: ",
+                    "/proc/self/exe is unavailable, and argv[0] is not believed under elevated privileges");
     if (!self)
         return fail(STATUS_NO_SELF, 0, "cannot tell which file is running; argv[0] is ",
                     argv0 ? argv0 : "(none)");
@@ -452,6 +516,71 @@ static int invocation_path(const char **out, struct stat *st, const char *argv0,
  * Rule 2: finding the environment.
  */
 
+/* The effective user, from the kernel's auxiliary vector (no system call), else geteuid(). */
+static unsigned long effective_uid(void)
+{
+    unsigned long uid;
+    errno = 0;
+    uid = getauxval(AT_EUID);
+    return errno ? (unsigned long)geteuid() : uid;
+}
+
+/*
+ * The last pyvenv.cfg rule 2.6 ignored in this walk and why, for the message
+ * if the walk finds nothing.  The flag, not the buffers, is reset per walk.
+ */
+static int untrusted_seen;
+static char untrusted_cfg[PATH_MAX];
+static char untrusted_why[160];
+
+/*
+ * Is cfg a regular file that counts (rule 2.6)?  lstat() comes first, so the
+ * owner of a symlink is the link's own; only a link costs a second call.
+ * The directory is asked about only when the file's owner or mode needs it.
+ */
+static int cfg_counts(char *cfg, struct stat *cfg_st)
+{
+    struct stat entry, dir_st;
+    size_t slash = strlen(cfg) - (sizeof "/pyvenv.cfg" - 1);
+    unsigned long euid = effective_uid();
+    char saved;
+    int verdict, found, err;
+
+    if (lstat(cfg, &entry) != 0)
+        return 0;
+    if (!S_ISLNK(entry.st_mode))
+        *cfg_st = entry;
+    else if (stat(cfg, cfg_st) != 0)
+        return 0;
+    if (!S_ISREG(cfg_st->st_mode))
+        return 0;
+    if (!cfg_trust_needs_dir(entry.st_uid, cfg_st->st_mode, euid))
+        return 1;
+    /* The directory is cfg up to its last slash ("/" for "/pyvenv.cfg"). */
+    saved = cfg[slash ? slash : 1];
+    cfg[slash ? slash : 1] = '\0';
+    found = stat(cfg, &dir_st) == 0;
+    err = errno;
+    cfg[slash ? slash : 1] = saved;
+    if (!found) {
+        snprintf(untrusted_why, sizeof untrusted_why, "its directory cannot be examined (%s)", strerror(err));
+    } else {
+        verdict = cfg_trust(dir_st.st_mode, dir_st.st_uid, entry.st_uid, cfg_st->st_mode, euid);
+        if (verdict == TRUST_OK)
+            return 1;
+        if (verdict == TRUST_STICKY_OTHER)
+            snprintf(untrusted_why, sizeof untrusted_why,
+                     "owned by uid %lu in a sticky world-writable directory owned by uid %lu, running as uid %lu",
+                     (unsigned long)entry.st_uid, (unsigned long)dir_st.st_uid, euid);
+        else
+            snprintf(untrusted_why, sizeof untrusted_why, "writable by every user, in a directory that is not");
+    }
+    memcpy(untrusted_cfg, cfg, strlen(cfg) + 1);
+    untrusted_seen = 1;
+    trace("ignored ", cfg, " (rule 2.6): ", untrusted_why);
+    return 0;
+}
+
 /*
  * A pyvenv.cfg for an interpreter in the directory named by the first d bytes
  * of dir, an absolute path: CPython looks one level up first, then in that
@@ -460,11 +589,14 @@ static int invocation_path(const char **out, struct stat *st, const char *argv0,
  */
 static int find_cfg(char *cfg, struct stat *cfg_st, const char *dir, size_t d)
 {
-    return (join_prefix(cfg, dir, dir_length(dir, d), "pyvenv.cfg") == STATUS_OK && is_regular(cfg, cfg_st)) ||
-           (join_prefix(cfg, dir, d, "pyvenv.cfg") == STATUS_OK && is_regular(cfg, cfg_st));
+    return (join_prefix(cfg, dir, dir_length(dir, d), "pyvenv.cfg") == STATUS_OK && cfg_counts(cfg, cfg_st)) ||
+           (join_prefix(cfg, dir, d, "pyvenv.cfg") == STATUS_OK && cfg_counts(cfg, cfg_st));
 }
 
-/* Rule 2.4: name the file that is missing and the two ways to get here. */
+/*
+ * Rule 2.4: name the file that is missing and the two ways to get here; and
+ * when rule 2.6 passed over a pyvenv.cfg on the way, that one and why.
+ */
 static int no_env(const char *path, const char *real_dir)
 {
     static char cfg[PATH_MAX];
@@ -474,9 +606,19 @@ static int no_env(const char *path, const char *real_dir)
     msg_text("no environment for ");
     msg_path(path);
     msg_text(": ");
-    msg_path(cfg);
-    msg_text(" does not exist; either the environment lost its pyvenv.cfg, or this file is a hard"
-             " link or copy taken out of its environment (use a symlink to it instead)");
+    if (!untrusted_seen || strcmp(cfg, untrusted_cfg) != 0) {
+        msg_path(cfg);
+        msg_text(" does not exist; either the environment lost its pyvenv.cfg, or this file is a hard"
+                 " link or copy taken out of its environment (use a symlink to it instead)");
+        if (!untrusted_seen)
+            return msg_end(STATUS_NO_ENV, 0);
+        msg_text("; ");
+    }
+    msg_text("ignored ");
+    msg_path(untrusted_cfg);
+    msg_text(" (rule 2.6: ");
+    msg_text(untrusted_why);
+    msg_text(")");
     return msg_end(STATUS_NO_ENV, 0);
 }
 
@@ -494,6 +636,7 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
     struct stat st_p = *start_st, st_lex;
     int step, status;
 
+    untrusted_seen = 0;
     for (step = 0; step <= MAX_LINK_STEPS; step++) {
         ssize_t n;
 
@@ -712,6 +855,8 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
         key = "executable";
         value = keys.executable;
     } else if (keys.home) {
+        if (privileged && keys.home[0] != '/')
+            return fail(STATUS_BASE_UNUSABLE, 0, "under elevated privileges 'home' must be an absolute path: ", cfg);
         if (base_in_home(in_home, base_st, &keys)) {
             trace("base interpreter (from 'home') ", in_home, NULL, NULL);
             *base = in_home;
@@ -729,6 +874,17 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
 
     if (strlen(value) >= PATH_MAX)
         return fail(STATUS_PATH_TOO_LONG, 0, "path too long: ", value);
+    /* A relative base would be found from the caller's working directory. */
+    if (privileged && value[0] != '/') {
+        msg_begin();
+        msg_text("under elevated privileges the base interpreter must be an absolute path; '");
+        msg_text(key);
+        msg_text("' in ");
+        msg_path(cfg);
+        msg_text(" is ");
+        msg_path(value);
+        return msg_end(STATUS_BASE_UNUSABLE, 0);
+    }
     if (is_executable_file(value, base_st)) {
         trace("base interpreter (from '", key, "') ", value);
         *base = value;
@@ -832,6 +988,8 @@ int main(int argc, char **argv)
     const struct stat *self = stat("/proc/self/exe", &self_st) == 0 ? &self_st : NULL;
     int status;
 
+    /* Set by the kernel at exec; reading it costs no system call. */
+    privileged = getauxval(AT_SECURE) != 0;
     status = invocation_path(&invoked, &invoked_st, argc > 0 ? argv[0] : NULL, self);
     if (status == STATUS_OK)
         status = decide(venv, &base, invoked, &invoked_st, self);
