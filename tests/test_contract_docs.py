@@ -47,10 +47,10 @@ def test_every_case_cites_a_test() -> None:
 def test_every_numbered_rule_cites_a_test() -> None:
     sections = re.split(r"\n(?=\d\.\d\b|Rule \d+:)", CONTRACT)
     for section in sections:
-        if match := re.match(r"(\d\.\d)\b", section):
-            assert ":test:" in section, match.group(1)
-        elif (match := re.match(r"Rule (\d+):", section)) and match.group(1) not in UNTESTED_RULES | RULES_IN_PARTS:
-            assert ":test:" in section, match.group(1)
+        part = re.match(r"(\d\.\d)\b", section)
+        rule = re.match(r"Rule (\d+):", section)
+        if part or (rule and rule.group(1) not in UNTESTED_RULES | RULES_IN_PARTS):
+            assert ":test:" in section, section[:20]
 
 
 def test_statuses_match_the_stub() -> None:
