@@ -13,9 +13,9 @@
  * sees when started from a --copies environment.
  *
  * The rules are those of the stub contract (docs/reference/contract.rst): the
- * numbers in the comments below ("rule 2.2") refer to it.  The program reads
- * top to bottom: find ourselves, find the environment, find the base, hand
- * over.
+ * numbers in the comments below ("rule 2.2") refer to it.  Part 1 holds the
+ * pure functions; part 2 reads top to bottom: find ourselves, find the
+ * environment, find the base, hand over.
  *
  * It holds no path: every environment made by one plugin version gets the
  * same bytes, and an environment still works after mv or cp -a.
@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,13 +105,13 @@ static const char PROGRAM[] = "symlink-safe";
 
 /*
  * Every buffer of PATH_MAX or more is static, one per purpose, never on the
- * stack.  A page of a static buffer costs a page fault (about 2 us) only once
- * something is written to it, while a 4 KiB array on the stack pushes every
- * deeper call onto fresh pages, written or not.  For the same reason the
- * common path writes few of them: an absolute argv[0] and a base path from
+ * stack.  A page of a static buffer costs a page fault only once something
+ * is written to it, while a 4 KiB array on the stack pushes every deeper
+ * call onto fresh pages, written or not.  For the same reason the common
+ * path writes few of them: an absolute argv[0] and a base path from
  * pyvenv.cfg are used where they lie, the lexical form is built where the
  * answer goes, and a directory that is only read is passed as a length.
- * That saves about 25 us on every Python start.
+ * docs/explanation/cost.rst measures what that saves.
  */
 static char cfg_text[MAX_CFG_SIZE + 1];
 
@@ -143,7 +144,7 @@ static int tracing = -1;
  * no argv[0] or PATH (only the kernel's record of the running file), no
  * base path relative to the caller's working directory.
  */
-static int privileged;
+static bool privileged;
 
 static void add_text(struct line *l, const char *s)
 {
@@ -230,8 +231,14 @@ static void trace(const char *a, const char *path_a, const char *b, const char *
     fprintf(stderr, "%s: trace: %s\n", PROGRAM, l->text);
 }
 
+/* ===========================================================================
+ * Part 1: pure functions.  They make no system call and keep no state but
+ * the message of a failure, so the test harness (tests/harness/harness.c)
+ * and the fuzzers (fuzz/) include this file and drive them in-process.
+ */
+
 /* ---------------------------------------------------------------------------
- * Path helpers: outputs are PATH_MAX buffers; overflow is a failure.
+ * Paths as text: outputs are PATH_MAX buffers; overflow is a failure.
  */
 
 static int copy_path(char *out, const char *in)
@@ -299,18 +306,6 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* Absolute form of path against the working directory (no resolving). */
-static int make_absolute(char *out, const char *path)
-{
-    static char cwd[PATH_MAX];
-    if (path[0] == '/')
-        return copy_path(out, path);
-    if (!getcwd(cwd, sizeof cwd))
-        return fail(errno == ERANGE || errno == ENAMETOOLONG ? STATUS_PATH_TOO_LONG : STATUS_NO_SELF,
-                    errno, "cannot read the working directory to complete ", path);
-    return join_path(out, cwd, path);
-}
-
 /*
  * Collapse ".", ".." and repeated "/" textually.  The result is absolute and
  * clean (rule 4.1): ".." at the root stays at the root, and a leading "//"
@@ -350,10 +345,116 @@ static int lexical_normalize(char *out, const char *in)
     return STATUS_OK;
 }
 
-static int same_file(const struct stat *a, const struct stat *b)
+static bool same_file(const struct stat *a, const struct stat *b)
 {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
+
+/* The status a failed path lookup deserves, by its errno. */
+static int status_for(int err, int otherwise)
+{
+    if (err == ELOOP)
+        return STATUS_LINK_LOOP;
+    if (err == ENAMETOOLONG)
+        return STATUS_PATH_TOO_LONG;
+    return otherwise;
+}
+
+/* ---------------------------------------------------------------------------
+ * Reading pyvenv.cfg (rule 3.1), from text already in memory.
+ */
+
+/* What Python's str.strip() removes, for the ASCII range. */
+static bool is_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* Trim [s, e) in place and NUL-terminate it. */
+static char *strip(char *s, char *e)
+{
+    while (s < e && is_space(*s))
+        s++;
+    while (e > s && is_space(e[-1]))
+        e--;
+    *e = '\0';
+    return s;
+}
+
+static bool key_is(const char *key, const char *want)
+{
+    for (; *key && *want; key++, want++) {
+        char c = *key;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != *want)
+            return false;
+    }
+    return *key == '\0' && *want == '\0';
+}
+
+struct cfg_keys {
+    const char *base_executable, *executable, *home, *version_info, *version, *implementation;
+};
+
+/*
+ * Parse text[0..len) in place as CPython's getpath reads pyvenv.cfg: lines
+ * end at "\n", "key = value" splits at the first "=", key and value are
+ * stripped, keys compare case-insensitively; the first occurrence wins, as
+ * for "home" in CPython.  text[len] must be writable.
+ */
+static int parse_cfg(struct cfg_keys *keys, char *text, size_t len)
+{
+    char *line, *end;
+
+    memset(keys, 0, sizeof *keys);
+    if (memchr(text, '\0', len))
+        return STATUS_CFG_NOT_TEXT;
+    text[len] = '\0';
+    for (line = text; line < text + len; line = end + 1) {
+        char *eq, *key, *value;
+        end = line + strcspn(line, "\n");
+        eq = memchr(line, '=', (size_t)(end - line));
+        if (!eq) {
+            *end = '\0';
+            continue;
+        }
+        key = strip(line, eq);
+        value = strip(eq + 1, end);
+        if (key_is(key, "base-executable") && !keys->base_executable)
+            keys->base_executable = value;
+        else if (key_is(key, "executable") && !keys->executable)
+            keys->executable = value;
+        else if (key_is(key, "home") && !keys->home)
+            keys->home = value;
+        else if (key_is(key, "version_info") && !keys->version_info)
+            keys->version_info = value;
+        else if (key_is(key, "version") && !keys->version)
+            keys->version = value;
+        else if (key_is(key, "implementation") && !keys->implementation)
+            keys->implementation = value;
+    }
+    return STATUS_OK;
+}
+
+/* ("python", "3.12.1.final.0") -> "python3.12"; 0 if version is not such a string. */
+static bool versioned_name(char *out, size_t size, const char *stem, const char *version)
+{
+    size_t stem_len = strlen(stem), major = strspn(version, "0123456789"), minor;
+    if (!major || version[major] != '.')
+        return false;
+    minor = strspn(version + major + 1, "0123456789");
+    if (!minor || stem_len + major + 1 + minor + 1 > size)
+        return false;
+    memcpy(out, stem, stem_len);
+    memcpy(out + stem_len, version, major + 1 + minor);
+    out[stem_len + major + 1 + minor] = '\0';
+    return true;
+}
+
+/* ---------------------------------------------------------------------------
+ * Whom to trust (rule 2.6), from what stat() said.
+ */
 
 /*
  * Rule 2.6, the pure part: may a pyvenv.cfg count, judging only by who could
@@ -392,30 +493,42 @@ static int cfg_trust(unsigned int dir_mode, unsigned long dir_uid, unsigned long
  * user's or root's that only its owner may write counts wherever it lies.
  * That is the common case, so it costs no stat() of the directory.
  */
-static int cfg_trust_needs_dir(unsigned long entry_uid, unsigned int file_mode, unsigned long euid)
+static bool cfg_trust_needs_dir(unsigned long entry_uid, unsigned int file_mode, unsigned long euid)
 {
     return (entry_uid != euid && entry_uid != 0) || (file_mode & S_IWOTH) != 0;
 }
 
+/* ===========================================================================
+ * Part 2: the walk, top to bottom: find ourselves (rule 1), find the
+ * environment (rule 2), find the base (rule 3), hand over (rule 4).  These
+ * make the system calls.
+ */
+
+/* ---------------------------------------------------------------------------
+ * Files.
+ */
+
+/* Absolute form of path against the working directory (no resolving). */
+static int make_absolute(char *out, const char *path)
+{
+    static char cwd[PATH_MAX];
+    if (path[0] == '/')
+        return copy_path(out, path);
+    if (!getcwd(cwd, sizeof cwd))
+        return fail(errno == ERANGE || errno == ENAMETOOLONG ? STATUS_PATH_TOO_LONG : STATUS_NO_SELF,
+                    errno, "cannot read the working directory to complete ", path);
+    return join_path(out, cwd, path);
+}
+
 /* st receives what stat() said, for callers that need more than yes or no. */
-static int is_regular(const char *path, struct stat *st)
+static bool is_regular(const char *path, struct stat *st)
 {
     return stat(path, st) == 0 && S_ISREG(st->st_mode);
 }
 
-static int is_executable_file(const char *path, struct stat *st)
+static bool is_executable_file(const char *path, struct stat *st)
 {
     return is_regular(path, st) && access(path, X_OK) == 0;
-}
-
-/* The status a failed path lookup deserves, by its errno. */
-static int status_for(int err, int otherwise)
-{
-    if (err == ELOOP)
-        return STATUS_LINK_LOOP;
-    if (err == ENAMETOOLONG)
-        return STATUS_PATH_TOO_LONG;
-    return otherwise;
 }
 
 /*
@@ -529,7 +642,7 @@ static unsigned long effective_uid(void)
  * The last pyvenv.cfg rule 2.6 ignored in this walk and why, for the message
  * if the walk finds nothing.  The flag, not the buffers, is reset per walk.
  */
-static int untrusted_seen;
+static bool untrusted_seen;
 static char untrusted_cfg[PATH_MAX];
 static char untrusted_why[160];
 
@@ -538,7 +651,7 @@ static char untrusted_why[160];
  * owner of a symlink is the link's own; only a link costs a second call.
  * The directory is asked about only when the file's owner or mode needs it.
  */
-static int cfg_counts(char *cfg, struct stat *cfg_st)
+static bool cfg_counts(char *cfg, struct stat *cfg_st)
 {
     struct stat entry, dir_st;
     size_t slash = strlen(cfg) - (sizeof "/pyvenv.cfg" - 1);
@@ -547,15 +660,15 @@ static int cfg_counts(char *cfg, struct stat *cfg_st)
     int verdict, found, err;
 
     if (lstat(cfg, &entry) != 0)
-        return 0;
+        return false;
     if (!S_ISLNK(entry.st_mode))
         *cfg_st = entry;
     else if (stat(cfg, cfg_st) != 0)
-        return 0;
+        return false;
     if (!S_ISREG(cfg_st->st_mode))
-        return 0;
+        return false;
     if (!cfg_trust_needs_dir(entry.st_uid, cfg_st->st_mode, euid))
-        return 1;
+        return true;
     /* The directory is cfg up to its last slash ("/" for "/pyvenv.cfg"). */
     saved = cfg[slash ? slash : 1];
     cfg[slash ? slash : 1] = '\0';
@@ -567,7 +680,7 @@ static int cfg_counts(char *cfg, struct stat *cfg_st)
     } else {
         verdict = cfg_trust(dir_st.st_mode, dir_st.st_uid, entry.st_uid, cfg_st->st_mode, euid);
         if (verdict == TRUST_OK)
-            return 1;
+            return true;
         if (verdict == TRUST_STICKY_OTHER)
             snprintf(untrusted_why, sizeof untrusted_why,
                      "owned by uid %lu in a sticky world-writable directory owned by uid %lu, running as uid %lu",
@@ -576,9 +689,9 @@ static int cfg_counts(char *cfg, struct stat *cfg_st)
             snprintf(untrusted_why, sizeof untrusted_why, "writable by every user, in a directory that is not");
     }
     memcpy(untrusted_cfg, cfg, strlen(cfg) + 1);
-    untrusted_seen = 1;
+    untrusted_seen = true;
     trace("ignored ", cfg, " (rule 2.6): ", untrusted_why);
-    return 0;
+    return false;
 }
 
 /*
@@ -587,7 +700,7 @@ static int cfg_counts(char *cfg, struct stat *cfg_st)
  * directory itself, and so do we, so that we read the file it will read.
  * cfg_st receives its identity, which decide() needs to tell a cycle.
  */
-static int find_cfg(char *cfg, struct stat *cfg_st, const char *dir, size_t d)
+static bool find_cfg(char *cfg, struct stat *cfg_st, const char *dir, size_t d)
 {
     return (join_prefix(cfg, dir, dir_length(dir, d), "pyvenv.cfg") == STATUS_OK && cfg_counts(cfg, cfg_st)) ||
            (join_prefix(cfg, dir, d, "pyvenv.cfg") == STATUS_OK && cfg_counts(cfg, cfg_st));
@@ -636,7 +749,7 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
     struct stat st_p = *start_st, st_lex;
     int step, status;
 
-    untrusted_seen = 0;
+    untrusted_seen = false;
     for (step = 0; step <= MAX_LINK_STEPS; step++) {
         ssize_t n;
 
@@ -694,79 +807,6 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
  * Rule 3: the base interpreter.
  */
 
-/* What Python's str.strip() removes, for the ASCII range. */
-static int is_space(char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
-
-/* Trim [s, e) in place and NUL-terminate it. */
-static char *strip(char *s, char *e)
-{
-    while (s < e && is_space(*s))
-        s++;
-    while (e > s && is_space(e[-1]))
-        e--;
-    *e = '\0';
-    return s;
-}
-
-static int key_is(const char *key, const char *want)
-{
-    for (; *key && *want; key++, want++) {
-        char c = *key;
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != *want)
-            return 0;
-    }
-    return *key == '\0' && *want == '\0';
-}
-
-struct cfg_keys {
-    const char *base_executable, *executable, *home, *version_info, *version, *implementation;
-};
-
-/*
- * Parse text[0..len) in place as CPython's getpath reads pyvenv.cfg: lines
- * end at "\n", "key = value" splits at the first "=", key and value are
- * stripped, keys compare case-insensitively; the first occurrence wins, as
- * for "home" in CPython.  text[len] must be writable.
- */
-static int parse_cfg(struct cfg_keys *keys, char *text, size_t len)
-{
-    char *line, *end;
-
-    memset(keys, 0, sizeof *keys);
-    if (memchr(text, '\0', len))
-        return STATUS_CFG_NOT_TEXT;
-    text[len] = '\0';
-    for (line = text; line < text + len; line = end + 1) {
-        char *eq, *key, *value;
-        end = line + strcspn(line, "\n");
-        eq = memchr(line, '=', (size_t)(end - line));
-        if (!eq) {
-            *end = '\0';
-            continue;
-        }
-        key = strip(line, eq);
-        value = strip(eq + 1, end);
-        if (key_is(key, "base-executable") && !keys->base_executable)
-            keys->base_executable = value;
-        else if (key_is(key, "executable") && !keys->executable)
-            keys->executable = value;
-        else if (key_is(key, "home") && !keys->home)
-            keys->home = value;
-        else if (key_is(key, "version_info") && !keys->version_info)
-            keys->version_info = value;
-        else if (key_is(key, "version") && !keys->version)
-            keys->version = value;
-        else if (key_is(key, "implementation") && !keys->implementation)
-            keys->implementation = value;
-    }
-    return STATUS_OK;
-}
-
 /* Rule 3.4: read at most MAX_CFG_SIZE bytes of cfg, then parse them. */
 static int read_cfg(struct cfg_keys *keys, const char *cfg)
 {
@@ -798,28 +838,13 @@ static int read_cfg(struct cfg_keys *keys, const char *cfg)
     return STATUS_OK;
 }
 
-/* ("python", "3.12.1.final.0") -> "python3.12"; 0 if version is not such a string. */
-static int versioned_name(char *out, size_t size, const char *stem, const char *version)
-{
-    size_t stem_len = strlen(stem), major = strspn(version, "0123456789"), minor;
-    if (!major || version[major] != '.')
-        return 0;
-    minor = strspn(version + major + 1, "0123456789");
-    if (!minor || stem_len + major + 1 + minor + 1 > size)
-        return 0;
-    memcpy(out, stem, stem_len);
-    memcpy(out + stem_len, version, major + 1 + minor);
-    out[stem_len + major + 1 + minor] = '\0';
-    return 1;
-}
-
 /*
  * Rule 3.1: in "home", pythonX.Y (from version_info, else version), python3,
  * python.  A PyPy environment (virtualenv writes "implementation = PyPy")
  * looks for pypyX.Y, pypy3, pypy instead: Debian keeps both in /usr/bin, and
  * python3 there is CPython.
  */
-static int base_in_home(char *base, struct stat *st, const struct cfg_keys *keys)
+static bool base_in_home(char *base, struct stat *st, const struct cfg_keys *keys)
 {
     int pypy = keys->implementation && key_is(keys->implementation, "pypy");
     const char *stem = pypy ? "pypy" : "python";
@@ -827,9 +852,9 @@ static int base_in_home(char *base, struct stat *st, const struct cfg_keys *keys
     char name[32];
     if (version && versioned_name(name, sizeof name, stem, version) &&
         join_path(base, keys->home, name) == STATUS_OK && is_executable_file(base, st))
-        return 1;
+        return true;
     if (join_path(base, keys->home, pypy ? "pypy3" : "python3") == STATUS_OK && is_executable_file(base, st))
-        return 1;
+        return true;
     return join_path(base, keys->home, stem) == STATUS_OK && is_executable_file(base, st);
 }
 
@@ -908,19 +933,19 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
  * running file always is; another stub is recognised by the marker in its
  * first STUB_HEAD bytes, so a real interpreter costs one short read, or none.
  */
-static int is_stub(const char *path, const struct stat *st, const struct stat *self)
+static bool is_stub(const char *path, const struct stat *st, const struct stat *self)
 {
     static char head[STUB_HEAD];
     size_t len = 0, m = sizeof STUB_MARKER - 1, i; /* compared with the note, so the bytes exist once */
     int fd;
 
     if (self && same_file(st, self))
-        return 1;
+        return true;
     if (st->st_size > MAX_STUB_SIZE)
-        return 0;
+        return false;
     fd = open(path, O_RDONLY);
     if (fd < 0)
-        return 0;
+        return false;
     while (len < sizeof head) {
         ssize_t n = read(fd, head + len, sizeof head - len);
         if (n < 0 && errno == EINTR)
@@ -932,8 +957,8 @@ static int is_stub(const char *path, const struct stat *st, const struct stat *s
     close(fd);
     for (i = 0; len >= m && i <= len - m; i++)
         if (head[i] == stub_note.desc[0] && memcmp(head + i, stub_note.desc, m) == 0)
-            return 1;
-    return 0;
+            return true;
+    return false;
 }
 
 /*
