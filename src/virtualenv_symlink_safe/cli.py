@@ -101,7 +101,8 @@ def _run_envs(args: argparse.Namespace, out: Output) -> int:
         try:
             outcome = act(env, dry_run=args.dry_run)
         except Refused as refusal:
-            out.error(str(refusal))
+            where = os.path.abspath(env)  # noqa: PTH100
+            out.error(str(refusal) if str(refusal).startswith(where) else f"{where}: {refusal}")
             status = status or refusal.status
             continue
         except OSError as exception:

@@ -156,7 +156,8 @@ def plan_convert(env: Environment) -> Plan:
             origin = next(origin for origin in origins.values() if origin)
             plan.cfg_line = f"base-executable = {origin}"
             for name in others:
-                plan.changes[name] = f"{others[name]}, the interpreter the environment runs on ({origin})"
+                what = others[name] if (env.bin_dir / name).is_symlink() else f"a copy of {origin}"
+                plan.changes[name] = f"{what}, the interpreter the environment runs on"
             others = {}
             base = plan.base = type(base)(origin, "base-executable", env.cfg)
     for name, what in others.items():
