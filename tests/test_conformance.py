@@ -130,7 +130,9 @@ def check_c5_chain_of_links(runner: Runner, venv: Venv, work: Path) -> None:
 # C6: a link placed inside another environment's bin/ belongs to that other environment.
 def test_c6_link_inside_another_environment(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
-    check_c6_link_inside_another_environment(runner, venv, runner.create(target, work / "other", creator=target.builtin))
+    check_c6_link_inside_another_environment(
+        runner, venv, runner.create(target, work / "other", creator=target.builtin)
+    )
 
 
 def check_c6_link_inside_another_environment(runner: Runner, venv: Venv, other: Venv) -> None:

@@ -25,5 +25,5 @@ def __getattr__(name: str) -> str:
 
 
 __all__ = [
-    "__version__",  # noqa: F822  # provided by __getattr__
+    "__version__",  # provided by __getattr__
 ]

@@ -101,7 +101,7 @@ def _run_envs(args: argparse.Namespace, out: Output) -> int:
         try:
             outcome = act(env, dry_run=args.dry_run)
         except Refused as refusal:
-            where = os.path.abspath(env)  # noqa: PTH100
+            where = os.path.abspath(env)  # noqa: PTH100  # the folder as named, links unresolved
             out.error(str(refusal) if str(refusal).startswith(where) else f"{where}: {refusal}")
             status = status or refusal.status
             continue
@@ -109,19 +109,8 @@ def _run_envs(args: argparse.Namespace, out: Output) -> int:
             out.error(f"{env}: {exception}")
             status = status or STATUS_FAILED
             continue
-        plan = outcome.plan
-        (done if plan.changed else unchanged).append(outcome)
-        out.detail(f"{plan.env.path}: base interpreter {plan.base.path} (from {plan.base.key!r} in {plan.base.cfg})")
-        for name, what in plan.changes.items():
-            becomes = f"a symlink to {plan.links[name]}" if name in plan.links else "the stub"
-            out.detail(f"  {name}: {what} -> {becomes}")
-        for name in plan.keep:
-            out.detail(f"  {name}: the stub already")
-        if plan.cfg_line:
-            out.detail(f"  pyvenv.cfg: adds '{plan.cfg_line}'")
-        if plan.unknown:
-            names = "; ".join(f"bin/{name} is {what}" for name, what in plan.unknown.items())
-            out.warning(f"{plan.env.path}: left alone: {names}")
+        (done if outcome.plan.changed else unchanged).append(outcome)
+        if not _report(outcome, out):
             status = status or STATUS_UNKNOWN_NAMES
     parts = []
     if done:
@@ -132,6 +121,23 @@ def _run_envs(args: argparse.Namespace, out: Output) -> int:
     if parts:
         out.summary("; ".join(parts))
     return status
+
+
+def _report(outcome: Outcome, out: Output) -> bool:
+    """Print the detail of one environment, and the names left alone; say whether none was."""
+    plan = outcome.plan
+    out.detail(f"{plan.env.path}: base interpreter {plan.base.path} (from {plan.base.key!r} in {plan.base.cfg})")
+    for name, what in plan.changes.items():
+        becomes = f"a symlink to {plan.links[name]}" if name in plan.links else "the stub"
+        out.detail(f"  {name}: {what} -> {becomes}")
+    for name in plan.keep:
+        out.detail(f"  {name}: the stub already")
+    if plan.cfg_line:
+        out.detail(f"  pyvenv.cfg: adds '{plan.cfg_line}'")
+    if plan.unknown:
+        names = "; ".join(f"bin/{name} is {what}" for name, what in plan.unknown.items())
+        out.warning(f"{plan.env.path}: left alone: {names}")
+    return not plan.unknown
 
 
 def _count(outcomes: list[Outcome]) -> str:

@@ -14,7 +14,6 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import as_file
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .environment import (
@@ -30,6 +29,7 @@ from .stub import install_stub, stub_resource
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from .environment import Base, Environment
 
@@ -81,11 +81,11 @@ def _describe(path: Path) -> str:
 
 
 def _facts(env: Environment, base: Base) -> tuple[str, tuple[int, ...]]:
-    """The implementation and version of the base, from ``pyvenv.cfg`` or else from the base's file name."""
-    real = os.path.basename(os.path.realpath(base.path))  # noqa: PTH119
+    """Tell the implementation and version of the base, from ``pyvenv.cfg`` or else from its file name."""
+    real = os.path.basename(os.path.realpath(base.path))
     implementation = env.keys.get("implementation") or ("PyPy" if real.startswith("pypy") else "CPython")
     implementation = {"cpython": "CPython", "pypy": "PyPy"}.get(implementation.lower(), implementation)
-    for text in (env.keys.get("version_info", ""), env.keys.get("version", ""), real.lstrip("pythony")):
+    for text in (env.keys.get("version_info", ""), env.keys.get("version", ""), re.sub(r"^\D+", "", real)):
         if match := re.match(r"(\d+)\.(\d+)", text):
             return implementation, (int(match[1]), int(match[2]))
     msg = f"cannot tell the version of {base.path} from {env.cfg} or its name; add version = X.Y to {env.cfg}"
@@ -110,7 +110,9 @@ def _origin(env: Environment, name: str, base_real: str) -> str | None:
     if path.is_symlink():
         return _first_hop_out(path) if is_executable_file(str(path)) else None
     home = env.keys.get("home")
-    candidates = [os.path.join(home, entry) for entry in sorted(os.listdir(home))] if home and os.path.isdir(home) else []  # noqa: PTH112, PTH118, E501
+    candidates = (
+        [os.path.join(home, entry) for entry in sorted(os.listdir(home))] if home and os.path.isdir(home) else []
+    )
     for candidate in candidates:
         if candidate != base_real and is_executable_file(candidate) and _same_bytes(str(path), candidate):
             return candidate
@@ -148,27 +150,37 @@ def plan_convert(env: Environment) -> Plan:
             else:
                 others[name] = _describe(path)
     if others and base.key == "home" and not base.through:
-        # pyvenv.cfg names no interpreter, only a folder, and the stub's guess there is not the interpreter these
-        # names run: PyPy's "python -m venv" writes only home and version, and python3 in /usr/bin is CPython.
-        origins = {name: _origin(env, name, base_real) for name in others}
-        found = {os.path.realpath(origin) for origin in origins.values() if origin}
-        if len(found) == 1 and all(origins.values()):
-            origin = next(origin for origin in origins.values() if origin)
-            plan.cfg_line = f"base-executable = {origin}"
-            for name in others:
-                what = others[name] if (env.bin_dir / name).is_symlink() else f"a copy of {origin}"
-                plan.changes[name] = f"{what}, the interpreter the environment runs on"
-            others = {}
-            base = plan.base = type(base)(origin, "base-executable", env.cfg)
+        others = _adopt_origin(plan, others, base_real)
     for name, what in others.items():
-        plan.unknown[name] = f"{what}, neither the base interpreter {base.path} nor a stub"
+        plan.unknown[name] = f"{what}, neither the base interpreter {plan.base.path} nor a stub"
     if plan.changes:
+        base = plan.base
         implementation, version = _facts(env, base)
         reason = refusal_reason_for(implementation=implementation, version_info=version, executable=base.path)
         if reason is not None:
             msg = f"the stub cannot serve {base.path}: {reason}"
             raise Unserved(msg)
     return plan
+
+
+def _adopt_origin(plan: Plan, others: dict[str, str], base_real: str) -> dict[str, str]:
+    """Make the interpreter the names run on the base, when ``pyvenv.cfg`` names only a folder that guesses wrong.
+
+    PyPy's ``python -m venv`` writes only ``home`` and ``version``, and ``python3`` in Debian's ``/usr/bin`` is
+    CPython: the stub would start CPython. Adding ``base-executable`` names the interpreter the environment runs on.
+    """
+    env = plan.env
+    origins = {name: _origin(env, name, base_real) for name in others}
+    found = {os.path.realpath(origin) for origin in origins.values() if origin}
+    if len(found) != 1 or not all(origins.values()):
+        return others
+    origin = next(origin for origin in origins.values() if origin)
+    plan.cfg_line = f"base-executable = {origin}"
+    for name, what in others.items():
+        how = what if (env.bin_dir / name).is_symlink() else f"a copy of {origin}"
+        plan.changes[name] = f"{how}, the interpreter the environment runs on"
+    plan.base = type(plan.base)(origin, "base-executable", env.cfg)
+    return {}
 
 
 def plan_revert(env: Environment) -> Plan:
@@ -188,7 +200,7 @@ def plan_revert(env: Environment) -> Plan:
     plan = Plan(env, base)
     stubs = [name for name in env.interpreter_names() if not (env.bin_dir / name).is_symlink()]
     stubs = [name for name in stubs if is_stub(env.bin_dir / name)]
-    pypy = os.path.basename(os.path.realpath(base.path)).startswith("pypy")  # noqa: PTH119
+    pypy = os.path.basename(os.path.realpath(base.path)).startswith("pypy")
     ordered = sorted(stubs) if pypy else sorted(stubs, key=lambda name: name != "python")
     for index, name in enumerate(ordered):
         plan.changes[name] = "the stub"

@@ -200,7 +200,7 @@ def is_stub(path: Path | str) -> bool:
 
     """
     try:
-        with open(path, "rb") as file:  # noqa: PTH123  # str or Path alike
+        with open(path, "rb") as file:  # str or Path alike
             if os.fstat(file.fileno()).st_size > MAX_STUB_SIZE:
                 return False
             head = file.read(STUB_HEAD)
@@ -218,7 +218,7 @@ def is_executable_file(path: str) -> bool:
 
     """
     try:
-        info = os.stat(path)  # noqa: PTH116  # one call, no Path object
+        info = os.stat(path)  # one call, no Path object
     except OSError:
         return False
     return stat.S_ISREG(info.st_mode) and os.access(path, os.X_OK)
@@ -237,7 +237,7 @@ def _base_in_home(keys: dict[str, str]) -> str | None:
     if (version := _version(keys)) is not None:
         names.insert(0, f"{stem}{version[0]}.{version[1]}")
     for name in names:
-        if is_executable_file(candidate := os.path.join(keys["home"], name)):  # noqa: PTH118
+        if is_executable_file(candidate := os.path.join(keys["home"], name)):
             return candidate
     return None
 
@@ -298,8 +298,8 @@ def find_base(cfg: Path, keys: dict[str, str]) -> Base:
 
 
 def _cfg_beside(directory: str) -> Path | None:
-    for folder in (os.path.dirname(directory), directory):  # noqa: PTH120  # the parent first, as CPython looks
-        if os.path.isfile(candidate := os.path.join(folder, "pyvenv.cfg")):  # noqa: PTH113, PTH118
+    for folder in (os.path.dirname(directory), directory):  # the parent first, as CPython looks
+        if os.path.isfile(candidate := os.path.join(folder, "pyvenv.cfg")):
             return Path(candidate)
     return None
 
@@ -312,18 +312,18 @@ def find_cfg(path: Path) -> tuple[Path, Path, list[str]] | None:
     :returns: the ``pyvenv.cfg`` found, the venv path it gives, and the links followed; ``None`` when none is met
 
     """
-    step, followed = str(path), []
+    step, followed = str(path), list[str]()
     for _ in range(MAX_LINK_STEPS + 1):
         lexical = os.path.normpath(step)
-        if (lexical == step or os.path.exists(lexical)) and (cfg := _cfg_beside(os.path.dirname(lexical))):  # noqa: PTH110, PTH120
+        if (lexical == step or os.path.exists(lexical)) and (cfg := _cfg_beside(os.path.dirname(lexical))):
             return cfg, Path(lexical), followed
-        real = os.path.realpath(os.path.dirname(step))  # noqa: PTH120
+        real = os.path.realpath(os.path.dirname(step))
         if cfg := _cfg_beside(real):
-            return cfg, Path(real) / os.path.basename(step), followed  # noqa: PTH119
+            return cfg, Path(real) / os.path.basename(step), followed
         if not os.path.islink(step):
             return None
         target = os.readlink(step)
-        step = os.path.join(real, target)  # noqa: PTH118  # an absolute target replaces the folder
+        step = os.path.join(real, target)  # an absolute target replaces the folder
         followed.append(step)
     return None
 

@@ -45,7 +45,7 @@ def _after(items: list[str], start: str) -> list[str]:
 
 
 def _stub_story(path: str, trace: list[str], report: dict[str, str] | None) -> list[str]:
-    """The stub's decisions, from its trace lines (``src/stub/stub.c``), as prose."""
+    """Tell the stub's decisions, from its trace lines (``src/stub/stub.c``), as prose."""
     story: list[str] = []
     invoked = (_after(trace, "invocation path (the kernel's record) ") or _after(trace, "invocation path "))[:1]
     links = _after(trace, "no pyvenv.cfg; following the link to ")
@@ -53,7 +53,7 @@ def _stub_story(path: str, trace: list[str], report: dict[str, str] | None) -> l
     if found:
         how, item = found[0]
         cfg, _, venv = item.partition("; argv[0] becomes ")
-        where = os.path.dirname(cfg)  # noqa: PTH120
+        where = os.path.dirname(cfg)
         via = f" after following {len(links)} link(s): {' -> '.join([*invoked, *links])}" if links else ""
         story.append(f"The stub at {invoked[0] if invoked else path} found {cfg}{via}.")
         check = (
@@ -78,12 +78,14 @@ def _stub_story(path: str, trace: list[str], report: dict[str, str] | None) -> l
 
 
 def _plain_story(path: str, report: dict[str, str]) -> list[str]:
-    """What CPython does without a stub: it looks for pyvenv.cfg next to the path only, symlinks unresolved."""
+    """Tell what CPython does without a stub: it looks for pyvenv.cfg next to the path only, links unresolved."""
     absolute = Path(os.path.abspath(path))
     in_env = report["prefix"] != report["base_prefix"]
     story = [
-        f"{path} is no stub: {report['implementation']} {report['version']} looked for pyvenv.cfg next to the path it"
-        " was started by, in its folder and that folder's parent, without resolving symlinks."
+        (
+            f"{path} is no stub: {report['implementation']} {report['version']} looked for pyvenv.cfg next to the"
+            " path it was started by, in its folder and that folder's parent, without resolving symlinks."
+        )
     ]
     if in_env:
         story.append(f"It found {report['prefix']}/pyvenv.cfg there, so it runs in the environment {report['prefix']}.")
@@ -92,7 +94,9 @@ def _plain_story(path: str, report: dict[str, str]) -> list[str]:
             f"'virtualenv-symlink-safe convert {report['prefix']}' makes it survive one."
         )
         return story
-    story.append(f"It found none, so it runs as the base interpreter, sys.prefix {report['prefix']}, in no environment.")
+    story.append(
+        f"It found none, so it runs as the base interpreter, sys.prefix {report['prefix']}, in no environment."
+    )
     found = find_cfg(absolute)
     if found is not None and found[2]:
         env = found[0].parent
@@ -115,7 +119,7 @@ def explain(path: str) -> Explanation:
 
     """
     program = path if os.sep in path else shutil.which(path)
-    if program is None or not os.path.isfile(program) or not os.access(program, os.X_OK):  # noqa: PTH113
+    if program is None or not os.path.isfile(program) or not os.access(program, os.X_OK):
         msg = f"{path} is not an executable file" if program else f"{path} is not found on PATH"
         raise NotAnEnvironment(msg)
     environ = {**os.environ, "SYMLINK_SAFE_TRACE": "1"}
