@@ -315,6 +315,9 @@ def test_c17_bad_input(runner: Runner, uv_environ: dict[str, str], target: Targe
     (conda / "bin").mkdir()
     (conda / "bin" / "python").symlink_to(target.exe)
     assert "conda environment" in refused(runner, FOREIGN_LAYOUT, "convert", conda)
+    (work / "no-names" / "bin").mkdir(parents=True)
+    (work / "no-names" / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n")
+    assert "has no interpreter in bin/" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "no-names")
     windows = work / "windows"
     (windows / "Scripts").mkdir(parents=True)
     (windows / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n")

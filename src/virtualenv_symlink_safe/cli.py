@@ -109,7 +109,10 @@ def _run_envs(args: argparse.Namespace, out: Output) -> int:
             out.error(f"{env}: {exception}")
             status = status or STATUS_FAILED
             continue
-        (done if outcome.plan.changed else unchanged).append(outcome)
+        if outcome.plan.changed:
+            done.append(outcome)
+        elif outcome.plan.keep or not outcome.plan.unknown:  # nothing left to say "already" of otherwise
+            unchanged.append(outcome)
         if not _report(outcome, out):
             status = status or STATUS_UNKNOWN_NAMES
     parts = []

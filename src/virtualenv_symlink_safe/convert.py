@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from .environment import (
     BaseUnusable,
+    NotAnEnvironment,
     NotWritable,
     Unfinished,
     Unserved,
@@ -135,6 +136,9 @@ def plan_convert(env: Environment) -> Plan:
     base = env.base()
     base_real = os.path.realpath(base.path)
     plan = Plan(env, base)
+    if not env.interpreter_names():
+        msg = f"{env.path} has no interpreter in bin/ (no python, python3 or pypy3 there)"
+        raise NotAnEnvironment(msg)
     with as_file(stub_resource()) as ours:
         others: dict[str, str] = {}
         for name in env.interpreter_names():
@@ -200,7 +204,7 @@ def plan_revert(env: Environment) -> Plan:
     plan = Plan(env, base)
     stubs = [name for name in env.interpreter_names() if not (env.bin_dir / name).is_symlink()]
     stubs = [name for name in stubs if is_stub(env.bin_dir / name)]
-    pypy = os.path.basename(os.path.realpath(base.path)).startswith("pypy")
+    pypy = _facts(env, base)[0] == "PyPy"
     ordered = sorted(stubs) if pypy else sorted(stubs, key=lambda name: name != "python")
     for index, name in enumerate(ordered):
         plan.changes[name] = "the stub"

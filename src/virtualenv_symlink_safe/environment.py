@@ -297,6 +297,13 @@ def find_base(cfg: Path, keys: dict[str, str]) -> Base:
     raise BaseUnusable(msg)
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _cfg_beside(directory: str) -> Path | None:
     for folder in (os.path.dirname(directory), directory):  # the parent first, as CPython looks
         if os.path.isfile(candidate := os.path.join(folder, "pyvenv.cfg")):
@@ -315,7 +322,7 @@ def find_cfg(path: Path) -> tuple[Path, Path, list[str]] | None:
     step, followed = str(path), list[str]()
     for _ in range(MAX_LINK_STEPS + 1):
         lexical = os.path.normpath(step)
-        if (lexical == step or os.path.exists(lexical)) and (cfg := _cfg_beside(os.path.dirname(lexical))):
+        if (lexical == step or _same_file(lexical, step)) and (cfg := _cfg_beside(os.path.dirname(lexical))):
             return cfg, Path(lexical), followed
         real = os.path.realpath(os.path.dirname(step))
         if cfg := _cfg_beside(real):
