@@ -271,7 +271,7 @@ def test_c17_explain_stub_and_plain(runner: Runner, uv_environ: dict[str, str], 
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert f"runs in the environment {venv.path}" in text
-    assert f"found {venv.cfg} after following 1 link(s)" in text
+    assert f"followed 1 link(s) ({work / 'link'} -> {venv.python}) and found {venv.cfg} next to that path" in text
     assert "comes from 'home'" in text
     assert 3 <= len(text.splitlines()) <= 8
 

@@ -44,24 +44,25 @@ def _after(items: list[str], start: str) -> list[str]:
     return [item[len(start) :] for item in items if item.startswith(start)]
 
 
-def _stub_story(path: str, trace: list[str], report: dict[str, str] | None) -> list[str]:
+def _stub_story(path: str, trace: list[str]) -> list[str]:
     """Tell the stub's decisions, from its trace lines (``src/stub/stub.c``), as prose."""
     story: list[str] = []
-    invoked = (_after(trace, "invocation path (the kernel's record) ") or _after(trace, "invocation path "))[:1]
+    invoked = (_after(trace, "invocation path (the kernel's record) ") or _after(trace, "invocation path ") or [path])[
+        0
+    ]
     links = _after(trace, "no pyvenv.cfg; following the link to ")
     found = [(how, item) for how in ("lexical", "physical") for item in _after(trace, f"{how} check found ")]
     if found:
         how, item = found[0]
         cfg, _, venv = item.partition("; argv[0] becomes ")
-        where = os.path.dirname(cfg)
-        via = f" after following {len(links)} link(s): {' -> '.join([*invoked, *links])}" if links else ""
-        story.append(f"The stub at {invoked[0] if invoked else path} found {cfg}{via}.")
+        followed = f" followed {len(links)} link(s) ({' -> '.join([invoked, *links])}) and" if links else ""
         check = (
-            "next to the path itself (the lexical check, what CPython does too)"
+            "next to that path (the lexical check: CPython finds it there too)"
             if how == "lexical"
-            else "by resolving the folder the path lies in (the physical check, which CPython does not make)"
+            else "in the resolved folder of that path (the physical check: CPython would not find it)"
         )
-        story.append(f"It found it {check}, so the environment is {where}, entered as {venv}.")
+        story.append(f"The stub, started as {invoked},{followed} found {cfg} {check}.")
+        story.append(f"So the environment is {os.path.dirname(cfg)}, and argv[0] becomes {venv}.")
     for key_line in _after(trace, "base interpreter (from "):
         key, _, base = key_line.partition(") ")
         story.append(f"The base interpreter {base} comes from {key} in that pyvenv.cfg.")
@@ -71,9 +72,10 @@ def _stub_story(path: str, trace: list[str], report: dict[str, str] | None) -> l
     )
     for item in _after(trace, "exec "):
         base, _, argv0 = item.partition(" with argv[0] ")
-        story.append(f"It started {base} with argv[0] = {argv0}, so the interpreter runs as that environment.")
-    if report is not None and report["prefix"] != report["base_prefix"]:
-        story.append(f"sys.prefix is {report['prefix']}; a symlink to this interpreter from anywhere lands there too.")
+        story.append(
+            f"It started {base} with argv[0] {argv0}: the interpreter runs as the environment, "
+            "and so does a symlink to it from anywhere."
+        )
     return story
 
 
@@ -142,7 +144,7 @@ def explain(path: str) -> Explanation:
         where = "the environment" if report["prefix"] != report["base_prefix"] else "the base interpreter, prefix"
         explanation.lines.append(f"{path} runs in {where} {report['prefix']} (sys.executable {report['executable']}).")
     if trace:
-        explanation.lines.extend(_stub_story(path, trace, report))
+        explanation.lines.extend(_stub_story(path, trace))
     elif report is not None:
         explanation.lines.extend(_plain_story(path, report))
     if report is None:
