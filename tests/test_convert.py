@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pty
 import subprocess
 import sys
 import textwrap
@@ -390,3 +391,40 @@ def test_c17_unknown_name_left_alone(runner: Runner, uv_environ: dict[str, str],
     assert wrapper.read_bytes() == before
     (work / "link").symlink_to(venv.bin / "python3")
     assert_lands_in(runner.probe(work / "link"), venv)
+
+
+def test_c17_convert_waits_for_the_creation_lock(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
+    """While a creation holds the destination's lock, convert waits; once released, it converts."""
+    from virtualenv_symlink_safe.lock import Creation  # noqa: PLC0415
+
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    cmd = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(venv.path)]
+    with Creation(venv.path, clear=False).held():
+        proc = subprocess.Popen(cmd, env=runner.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        assert (venv.bin / "python").is_symlink(), "convert changed the environment while a creation held it"
+    out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0, err
+    assert out == f"Converted 1 environment: {venv.path}\n"
+    assert_converted(venv)
+
+
+def test_c17_colour_only_on_a_terminal(runner: Runner, work: Path) -> None:
+    missing = work / "missing"
+    plain = command(runner, "convert", missing)
+    assert plain.stderr == f"error: {missing} does not exist\n"
+    primary, secondary = pty.openpty()
+    try:
+        for environ, coloured in ((runner.environ, True), ({**runner.environ, "NO_COLOR": "1"}, False)):
+            cmd = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(missing)]
+            result = subprocess.run(cmd, env=environ, stderr=secondary, check=False, timeout=RUN_TIMEOUT)
+            assert result.returncode == NOT_AN_ENVIRONMENT
+            line = os.read(primary, 4096)
+            assert line.startswith(b"\x1b[1;31merror\x1b[0m: ") == coloured, line
+            assert f"{missing} does not exist".encode() in line
+    finally:
+        os.close(primary)
+        os.close(secondary)
