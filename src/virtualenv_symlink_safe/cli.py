@@ -185,9 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: a command is required: convert, revert or explain", file=sys.stderr)  # noqa: T201
         return 2
     out = Output(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
-    if args.command == "explain":
-        return _run_explain(args, out)
-    return _run_envs(args, out)
+    try:
+        return _run_explain(args, out) if args.command == "explain" else _run_envs(args, out)
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return STATUS_FAILED
 
 
 __all__ = [
