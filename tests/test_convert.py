@@ -428,3 +428,29 @@ def test_c17_colour_only_on_a_terminal(runner: Runner, work: Path) -> None:
     finally:
         os.close(primary)
         os.close(secondary)
+
+
+def test_c17_pypy_venv_copies_layout(runner: Runner, target: Target, work: Path) -> None:
+    """PyPy's ``venv --copies`` layout (copies, and only ``home`` and ``version`` in pyvenv.cfg) runs PyPy after all.
+
+    Debian's PyPy cannot make one itself (``make`` says why), so its ``venv`` layout gets copies by hand.
+    """
+    if not target.is_pypy:
+        pytest.skip("a layout of PyPy's venv")
+    venv = Venv(work / "env", target)
+    runner.run([target.exe, "-m", "venv", "--without-pip", venv.path], check=True)
+    assert "implementation" not in venv.cfg.read_text()
+    real = Path(os.path.realpath(target.exe))
+    for name in interpreter_names(venv):
+        (venv.bin / name).unlink()
+        (venv.bin / name).write_bytes(real.read_bytes())
+        (venv.bin / name).chmod(0o755)
+    venv.add_marker()
+    result = command(runner, "convert", "-v", venv.path)
+    assert result.returncode == 0, result.stderr
+    assert f"a copy of {target.exe.parent}/pypy" in result.stdout
+    assert f"base-executable = {target.exe.parent}/pypy" in venv.cfg.read_text()
+    assert_converted(venv)
+    (work / "link").symlink_to(venv.python)
+    code = "import sys, marker_symlink_safe; print(sys.implementation.name, marker_symlink_safe.WHERE)"
+    assert runner.run([work / "link", "-c", code], check=True).stdout.split() == ["pypy", str(venv.path)]

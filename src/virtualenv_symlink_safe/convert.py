@@ -23,6 +23,7 @@ from .environment import (
     Unfinished,
     Unserved,
     is_executable_file,
+    is_interpreter_name,
     is_stub,
     open_environment,
 )
@@ -110,10 +111,9 @@ def _origin(env: Environment, name: str, base_real: str) -> str | None:
     path = env.bin_dir / name
     if path.is_symlink():
         return _first_hop_out(path) if is_executable_file(str(path)) else None
-    home = env.keys.get("home")
-    candidates = (
-        [os.path.join(home, entry) for entry in sorted(os.listdir(home))] if home and os.path.isdir(home) else []
-    )
+    home = env.keys.get("home", "")
+    entries = sorted(os.listdir(home)) if home and os.path.isdir(home) else []
+    candidates = [os.path.join(home, entry) for entry in entries if is_interpreter_name(entry)]
     for candidate in candidates:
         if candidate != base_real and is_executable_file(candidate) and _same_bytes(str(path), candidate):
             return candidate

@@ -109,7 +109,7 @@ class Environment:
         :returns: the names present, whatever they are now
 
         """
-        names = sorted(entry.name for entry in os.scandir(self.bin_dir) if _INTERPRETER_NAME.fullmatch(entry.name))
+        names = sorted(entry.name for entry in os.scandir(self.bin_dir) if is_interpreter_name(entry.name))
         return sorted(names, key=lambda name: name != "python")
 
     def base(self) -> Base:
@@ -121,6 +121,17 @@ class Environment:
 
         """
         return find_base(self.cfg, self.keys)
+
+
+def is_interpreter_name(name: str) -> bool:
+    """Tell whether ``name`` is one an interpreter has in ``bin/``: ``python3.12``, ``pypy3``, ...
+
+    :param name: a file name
+
+    :returns: ``True`` for an interpreter name
+
+    """
+    return _INTERPRETER_NAME.fullmatch(name) is not None
 
 
 def open_environment(path: Path) -> Environment:
@@ -348,6 +359,7 @@ __all__ = [
     "find_base",
     "find_cfg",
     "is_executable_file",
+    "is_interpreter_name",
     "is_stub",
     "open_environment",
     "read_cfg",
