@@ -146,6 +146,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--creation-rounds", type=int, default=30, help="creation rounds with --no-seed")
     parser.add_argument("--seeded-rounds", type=int, default=10, help="creation rounds with the default seeder")
+    parser.add_argument(
+        "--convert-rounds", type=int, default=30, help="rounds of 'convert' against a bare start, 0 to skip"
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
     parser.add_argument("--cc", help="C compiler for the trampoline (default: the one that built the stub)")
     parser.add_argument("--keep", action="store_true", help="keep the environments made, and say where")
@@ -562,6 +565,62 @@ def report(startup: list[StartupResult], launcher: LauncherResult | None, creati
     return "\n".join(lines)
 
 
+def measure_convert(work: Path, rounds: int) -> dict[str, float] | None:
+    """Time one ``virtualenv-symlink-safe convert`` against a bare ``python -c pass``, paired round by round.
+
+    Issue 13 asks that a conversion cost no more than about twice a bare interpreter start plus the copy. The
+    environment is made by ``python -m venv`` from the Python running the bench, and reverted between rounds,
+    untimed, so every timed conversion has work to do.
+
+    :param work: a folder for the environment
+    :param rounds: recorded rounds
+
+    :returns: the median times in milliseconds and the median of the per-round ratios; ``None`` for no rounds
+
+    """
+    if rounds <= 0:
+        return None
+    print("measuring convert", file=sys.stderr, flush=True)
+    env = work / "convert-env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    script = Path(sys.executable).with_name("virtualenv-symlink-safe")
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "virtualenv_symlink_safe"]
+    bare: list[float] = []
+    convert: list[float] = []
+    variants = {
+        "bare": (bare, [sys.executable, "-c", "pass"]),
+        "convert": (convert, [*command, "convert", "-q", str(env)]),
+    }
+    for index in range(rounds):
+        subprocess.run([*command, "revert", "-q", str(env)], check=True)
+        for name in ordered(list(variants), index):
+            times, args = variants[name]
+            times.append(timed(args, dict(os.environ)))
+    ratios = [c / b for b, c in zip(bare, convert)]
+    return {
+        "rounds": rounds,
+        "bare_ms": statistics.median(bare),
+        "convert_ms": statistics.median(convert),
+        "ratio": statistics.median(ratios),
+    }
+
+
+def format_convert(converting: dict[str, float] | None) -> str:
+    """Say what one ``convert`` costs against a bare start, as a paragraph to append; empty when not measured.
+
+    :param converting: what :func:`measure_convert` returned
+
+    :returns: the paragraph, with its leading blank line
+
+    """
+    if converting is None:
+        return ""
+    return (
+        f"\n\nconvert: {converting['convert_ms']:.1f} ms, a bare 'python -c pass' {converting['bare_ms']:.1f} ms:"
+        f" ratio {converting['ratio']:.2f} (median of {converting['rounds']:.0f} paired rounds; target about 2)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark.
 
@@ -617,6 +676,7 @@ def run(args: argparse.Namespace) -> int:
             folder = work / interpreter.version
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
+        converting = measure_convert(work, args.convert_rounds)
         settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep"}}
         judged = verdicts(startup, creation)
         document = {
@@ -628,11 +688,12 @@ def run(args: argparse.Namespace) -> int:
             "launcher": asdict(launcher) if launcher else None,
             "creation": [asdict(item) for item in creation],
             "targets": judged,
+            "convert": converting,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=2) + "\n")
         print(report(startup, launcher, creation))
-        print(f"\n{format_verdicts(judged)}")
+        print(f"\n{format_verdicts(judged)}{format_convert(converting)}")
         print(f"\nwritten to {args.json}", file=sys.stderr)
     finally:
         if args.keep:

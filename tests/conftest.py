@@ -262,6 +262,10 @@ class Venv:
     def add_marker(self) -> None:
         """Put a module into the environment's own site-packages: it imports only when the environment is used."""
         (self.site_packages / "marker_symlink_safe.py").write_text(f"WHERE = {str(self.path)!r}\n")
+        # A copied environment carries the old bytecode; a source of the same size written within the same second
+        # (``venv`` -> ``copy``) would pass its mtime-and-size check and import the old WHERE.
+        for stale in (self.site_packages / "__pycache__").glob("marker_symlink_safe.*"):
+            stale.unlink()
 
 
 class Runner:

@@ -196,3 +196,21 @@ def test_bench_reports_a_failure_in_one_line(runner: Runner, tmp_path: Path) -> 
     assert result.stderr.count("\n") == 1
     assert str(missing) in result.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+def test_bench_convert_ratio(runner: Runner, tmp_path: Path) -> None:
+    """The bench prints the ratio of one ``convert`` to a bare interpreter start, and nothing else when asked."""
+    zero = ["--rounds", "0", "--launcher-rounds", "0", "--creation-rounds", "0", "--seeded-rounds", "0"]
+    out = tmp_path / "results.json"
+    target = targets()[0]
+    args = ["--python", str(target.exe), *zero, "--json", str(out)]
+    result = runner.run([sys.executable, BENCH, *args, "--convert-rounds", "2"], check=True)
+    assert "convert: " in result.stdout
+    assert "ratio" in result.stdout.splitlines()[-1]
+    converting = json.loads(out.read_text())["convert"]
+    assert converting["rounds"] == 2
+    assert converting["convert_ms"] > 0
+    assert converting["bare_ms"] > 0
+    skipped = runner.run([sys.executable, BENCH, *args, "--convert-rounds", "0"], check=True)
+    assert "convert: " not in skipped.stdout
+    assert json.loads(out.read_text())["convert"] is None

@@ -87,27 +87,34 @@ def test_c4_seed_reproducer(runner: Runner, target: Target, work: Path) -> None:
         create += " venv >/dev/null"
     else:  # virtualenv's bundled seeder no longer ships pip for 3.8: the interpreter's own ensurepip does
         create += " --no-seed venv >/dev/null && venv/bin/python -m ensurepip --default-pip >/dev/null"
+    runner.run(["bash", "-c", create], cwd=work, check=True)
+    seed_reproducer(runner, work, f"venv/bin/python -m pip install --quiet --no-index '{wheel}'")
+    pip = runner.run([work / "venv" / "bin" / "pip", "--version"], check=True).stdout
+    assert f"{work / 'venv'}" in pip, "C9: pip's console script did not run in the environment"
+
+
+def seed_reproducer(runner: Runner, work: Path, install: str) -> None:
+    """The seed note's reproducer on the environment ``work/venv``, its package put there by ``install``."""
     script = textwrap.dedent(f"""\
         set -e
-        {create} && \\
-          venv/bin/python -m pip install --quiet --no-index '{wheel}' && \\
+        {install} && \\
           echo 'in-place' && \\
           venv/bin/python -c 'import symlink_safe_probe' && \\
           echo 'succeeded' && \\
           ln -s venv/bin/python ./symlink && \\
           echo 'symlink:' && \\
           ./symlink -c 'import symlink_safe_probe; print(symlink_safe_probe.PREFIX)'
-        venv/bin/pip --version
     """)
     result = runner.run(["bash", "-c", script], cwd=work, check=True)
-    lines = result.stdout.splitlines()
-    assert lines[:4] == ["in-place", "succeeded", "symlink:", str(work / "venv")]
-    assert f"{work / 'venv'}" in lines[4], "C9: pip's console script did not run in the environment"
+    assert result.stdout.splitlines() == ["in-place", "succeeded", "symlink:", str(work / "venv")]
 
 
 # C5: relative link -> absolute link -> env/bin/python3.
 def test_c5_chain_of_links(runner: Runner, target: Target, work: Path) -> None:
-    venv = runner.create(target, work / "env")
+    check_c5_chain_of_links(runner, runner.create(target, work / "env"), work)
+
+
+def check_c5_chain_of_links(runner: Runner, venv: Venv, work: Path) -> None:
     (work / "links").mkdir()
     (work / "links" / "absolute").symlink_to(venv.bin / "python3")
     (work / "relative").symlink_to("links/absolute")
@@ -119,7 +126,12 @@ def test_c5_chain_of_links(runner: Runner, target: Target, work: Path) -> None:
 # C6: a link placed inside another environment's bin/ belongs to that other environment.
 def test_c6_link_inside_another_environment(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
-    other = runner.create(target, work / "other", creator=target.builtin)
+    check_c6_link_inside_another_environment(
+        runner, venv, runner.create(target, work / "other", creator=target.builtin)
+    )
+
+
+def check_c6_link_inside_another_environment(runner: Runner, venv: Venv, other: Venv) -> None:
     (other.bin / "borrowed").symlink_to(venv.python)
     got = runner.probe(other.bin / "borrowed")
     assert_lands_in(got, other)
@@ -128,7 +140,10 @@ def test_c6_link_inside_another_environment(runner: Runner, target: Target, work
 
 # C7: a directory symlink in the middle of the path, which plain CPython gets wrong.
 def test_c7_directory_symlink(runner: Runner, target: Target, work: Path) -> None:
-    venv = runner.create(target, work / "env")
+    check_c7_directory_symlink(runner, runner.create(target, work / "env"), work)
+
+
+def check_c7_directory_symlink(runner: Runner, venv: Venv, work: Path) -> None:
     (work / "tools").symlink_to(venv.bin)
     got = runner.probe(work / "tools" / "python")
     assert_lands_in(got, venv)
@@ -149,12 +164,16 @@ def test_c8_symlinked_environment_directory(runner: Runner, target: Target, work
     dest, link = work / "env", work / "envlink"
     link.symlink_to(dest)
     expected = copies_reference(runner, target, dest, link / "bin" / "python")
-    venv = runner.create(target, dest)
-    got = runner.probe(link / "bin" / "python")
-    assert got["marker"] == str(venv.path)
+    got = check_c8_symlinked_environment_directory(runner, runner.create(target, dest), link)
     expected["marker"] = str(dest)
     assert got == expected
+
+
+def check_c8_symlinked_environment_directory(runner: Runner, venv: Venv, link: Path) -> dict[str, object]:
+    got = runner.probe(link / "bin" / "python")
+    assert got["marker"] == str(venv.path)
     assert got["prefix"] == str(link)
+    return got
 
 
 # C9: a console script whose shebang names env/bin/python (pip's is checked in C4).
@@ -199,7 +218,11 @@ def test_c10_children_run_in_environment(runner: Runner, target: Target, work: P
 
 # C11 (rule 3.3): an environment made from inside a stub environment works, with no exec loop.
 def test_c11_nested_venv(runner: Runner, target: Target, work: Path) -> None:
-    venv = runner.create(target, work / "env")
+    check_c11_nested_venv(runner, runner.create(target, work / "env"), work)
+
+
+def check_c11_nested_venv(runner: Runner, venv: Venv, work: Path) -> None:
+    target = venv.target
     runner.run([venv.python, "-m", "venv", "--without-pip", work / "nested"], check=True)
     nested = venv.__class__(work / "nested", target)
     nested.add_marker()
@@ -215,9 +238,12 @@ def test_c11_nested_venv(runner: Runner, target: Target, work: Path) -> None:
 
 
 def test_c11_nested_virtualenv(runner: Runner, target: Target, work: Path) -> None:
-    venv = runner.create(target, work / "env")
-    runner.virtualenv("-p", venv.python, "--no-seed", work / "nested")
-    nested = venv.__class__(work / "nested", target)
+    check_c11_nested_virtualenv(runner, runner.create(target, work / "env"), work)
+
+
+def check_c11_nested_virtualenv(runner: Runner, venv: Venv, work: Path) -> None:
+    runner.virtualenv("-p", venv.python, "--no-seed", work / "nested-virtualenv")
+    nested = venv.__class__(work / "nested-virtualenv", venv.target)
     nested.add_marker()
     assert_lands_in(runner.probe(nested.python), nested)
 
@@ -234,7 +260,11 @@ def test_rule_3_3_stub_of_another_environment_as_base(runner: Runner, target: Ta
 
 # C12: the environment can be moved and copied, each copy works as itself.
 def test_c12_move_and_copy(runner: Runner, target: Target, work: Path) -> None:
-    venv = runner.create(target, work / "env")
+    check_c12_move_and_copy(runner, runner.create(target, work / "env"), work)
+
+
+def check_c12_move_and_copy(runner: Runner, venv: Venv, work: Path) -> None:
+    target = venv.target
     moved = venv.__class__(work / "moved", target)
     runner.run(["mv", venv.path, moved.path], check=True)
     copy = venv.__class__(work / "copy", target)

@@ -1,0 +1,335 @@
+"""Make an existing environment symlink-safe (``convert``), or plain again (``revert``).
+
+``convert`` makes every interpreter name in ``bin/`` the stub, laid out as the creator lays it out: one file, the
+other names hard links to it (contract rule 8). ``revert`` puts back what virtualenv's builtin creators make: the
+first name a symlink to the base interpreter, the others symlinks to that first name. Both hold the destination lock
+the creator holds, so they never race a creation or each other, and replace each name atomically.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.resources import as_file
+from typing import TYPE_CHECKING
+
+from .environment import (
+    BaseUnusable,
+    NotAnEnvironment,
+    NotWritable,
+    Unfinished,
+    Unserved,
+    is_executable_file,
+    is_interpreter_name,
+    is_stub,
+    open_environment,
+)
+from .stub import install_stub, stub_resource
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from .environment import Base, Environment
+
+#: The status of an environment whose ``bin/`` holds names that are neither its base nor a stub, left alone.
+STATUS_UNKNOWN_NAMES = 9
+
+
+@dataclass
+class Plan:
+    """What ``convert`` or ``revert`` does to one environment."""
+
+    env: Environment
+    base: Base
+    changes: dict[str, str] = field(default_factory=dict)
+    """Each name to change, with what it is now."""
+    keep: list[str] = field(default_factory=list)
+    """Names already as wanted, rewritten along with the changed ones so they stay one file."""
+    unknown: dict[str, str] = field(default_factory=dict)
+    """Names left alone because they are neither the base nor a stub, with what they are."""
+    cfg_line: str | None = None
+    """A line ``convert`` adds to ``pyvenv.cfg`` so the stub finds the interpreter the environment runs on now."""
+    links: dict[str, str] = field(default_factory=dict)
+    """For ``revert``: each name and the target of the symlink it becomes."""
+
+    @property
+    def changed(self) -> bool:
+        """Whether there is anything to do."""
+        return bool(self.changes or self.cfg_line)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _same_bytes(a: str, b: str) -> bool:
+    try:
+        return filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def _describe(path: Path) -> str:
+    if path.is_symlink():
+        return f"a symlink to {os.readlink(path)}"
+    return "a file"
+
+
+def _facts(env: Environment, base: Base) -> tuple[str, tuple[int, ...]]:
+    """Tell the implementation and version of the base, from ``pyvenv.cfg`` or else from its file name."""
+    real = os.path.basename(os.path.realpath(base.path))
+    implementation = env.keys.get("implementation") or ("PyPy" if real.startswith("pypy") else "CPython")
+    implementation = {"cpython": "CPython", "pypy": "PyPy"}.get(implementation.lower(), implementation)
+    for text in (env.keys.get("version_info", ""), env.keys.get("version", ""), re.sub(r"^\D+", "", real)):
+        if match := re.match(r"(\d+)\.(\d+)", text):
+            return implementation, (int(match[1]), int(match[2]))
+    msg = f"cannot tell the version of {base.path} from {env.cfg} or its name; add version = X.Y to {env.cfg}"
+    raise Unserved(msg)
+
+
+def _first_hop_out(path: Path) -> str:
+    """Follow links within ``bin/`` to the first target outside it, made absolute: what the creator linked to."""
+    step = path
+    for _ in range(40):
+        if not step.is_symlink():
+            break
+        step = step.parent / os.readlink(step)
+        if step.parent != path.parent:
+            break
+    return os.path.normpath(step)
+
+
+def _origin(env: Environment, name: str, base_real: str) -> str | None:
+    """Where a name that is not a stub comes from: the real file it links to, or a file in ``home`` it copies."""
+    path = env.bin_dir / name
+    if path.is_symlink():
+        return _first_hop_out(path) if is_executable_file(str(path)) else None
+    home = env.keys.get("home", "")
+    entries = sorted(os.listdir(home)) if home and os.path.isdir(home) else []
+    candidates = [os.path.join(home, entry) for entry in entries if is_interpreter_name(entry)]
+    for candidate in candidates:
+        if candidate != base_real and is_executable_file(candidate) and _same_bytes(str(path), candidate):
+            return candidate
+    return None
+
+
+def plan_convert(env: Environment) -> Plan:
+    """Decide what ``convert`` does to ``env``, changing nothing.
+
+    :param env: the environment
+
+    :returns: the plan
+
+    :raises BaseUnusable: when the stub would find no usable base interpreter
+    :raises Unserved: when the stub cannot serve the base interpreter
+
+    """
+    from .support import refusal_reason_for  # noqa: PLC0415  # only here: it reads the compiled stub's ELF header
+
+    base = env.base()
+    base_real = os.path.realpath(base.path)
+    plan = Plan(env, base)
+    if not env.interpreter_names():
+        msg = f"{env.path} has no interpreter in bin/ (no python, python3 or pypy3 there)"
+        raise NotAnEnvironment(msg)
+    with as_file(stub_resource()) as ours:
+        others: dict[str, str] = {}
+        for name in env.interpreter_names():
+            path = env.bin_dir / name
+            if is_stub(path):
+                if not path.is_symlink() and _same_bytes(str(path), str(ours)):
+                    plan.keep.append(name)
+                else:
+                    plan.changes[name] = "the stub of another version" if not path.is_symlink() else _describe(path)
+            elif _same_file(str(path), base_real) or _same_bytes(str(path), base_real):
+                what = "a symlink to" if path.is_symlink() else "a copy of"
+                plan.changes[name] = f"{what} the base interpreter {base.path}"
+            else:
+                others[name] = _describe(path)
+    if others and base.key == "home" and not base.through:
+        others = _adopt_origin(plan, others, base_real)
+    for name, what in others.items():
+        plan.unknown[name] = f"{what}, neither the base interpreter {plan.base.path} nor a stub"
+    if plan.changes:
+        base = plan.base
+        implementation, version = _facts(env, base)
+        reason = refusal_reason_for(implementation=implementation, version_info=version, executable=base.path)
+        if reason is not None:
+            msg = f"the stub cannot serve {base.path}: {reason}"
+            raise Unserved(msg)
+    return plan
+
+
+def _adopt_origin(plan: Plan, others: dict[str, str], base_real: str) -> dict[str, str]:
+    """Make the interpreter the names run on the base, when ``pyvenv.cfg`` names only a folder that guesses wrong.
+
+    PyPy's ``python -m venv`` writes only ``home`` and ``version``, and ``python3`` in Debian's ``/usr/bin`` is
+    CPython: the stub would start CPython. Adding ``base-executable`` names the interpreter the environment runs on.
+    """
+    env = plan.env
+    origins = {name: _origin(env, name, base_real) for name in others}
+    found = {os.path.realpath(origin) for origin in origins.values() if origin}
+    if len(found) != 1 or not all(origins.values()):
+        return others
+    origin = next(origin for origin in origins.values() if origin)
+    plan.cfg_line = f"base-executable = {origin}"
+    for name, what in others.items():
+        how = what if (env.bin_dir / name).is_symlink() else f"a copy of {origin}"
+        plan.changes[name] = f"{how}, the interpreter the environment runs on"
+    plan.base = type(plan.base)(origin, "base-executable", env.cfg)
+    return {}
+
+
+def plan_revert(env: Environment) -> Plan:
+    """Decide what ``revert`` does to ``env``, changing nothing.
+
+    The first name virtualenv's builtin creator would give (``python`` for CPython, ``pypy`` for PyPy, which sorts
+    first) becomes a symlink to the base interpreter, the other stub names symlinks to that first name.
+
+    :param env: the environment
+
+    :returns: the plan
+
+    :raises BaseUnusable: when no usable base interpreter is found to link to
+
+    """
+    base = env.base()
+    plan = Plan(env, base)
+    stubs = [name for name in env.interpreter_names() if not (env.bin_dir / name).is_symlink()]
+    stubs = [name for name in stubs if is_stub(env.bin_dir / name)]
+    pypy = _facts(env, base)[0] == "PyPy"
+    ordered = sorted(stubs) if pypy else sorted(stubs, key=lambda name: name != "python")
+    for index, name in enumerate(ordered):
+        plan.changes[name] = "the stub"
+        plan.links[name] = base.path if index == 0 else ordered[0]
+    return plan
+
+
+def _check_writable(folder: Path) -> None:
+    """Create and remove a file in ``folder``: permissions, read-only mounts and immutable flags all show."""
+    probe = folder / f".symlink-safe-probe-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exception:
+        msg = f"{folder} is not writable: {exception.strerror}; nothing was changed"
+        raise NotWritable(msg) from None
+    os.close(fd)
+    probe.unlink()
+
+
+def _add_cfg_line(cfg: Path, line: str) -> None:
+    text = cfg.read_text(encoding="utf-8", errors="surrogateescape")
+    tmp = cfg.with_name(f".{cfg.name}.symlink-safe-tmp")
+    tmp.write_text(f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}{line}\n", errors="surrogateescape")
+    tmp.chmod(cfg.stat().st_mode & 0o7777)
+    tmp.replace(cfg)
+
+
+def _relink(bin_dir: Path, name: str, target: str) -> None:
+    tmp = bin_dir / f".{name}.symlink-safe-tmp"
+    tmp.unlink(missing_ok=True)
+    try:
+        tmp.symlink_to(target)
+        tmp.replace(bin_dir / name)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class Outcome:
+    """What happened to one environment."""
+
+    plan: Plan
+    done: bool
+    """Whether files were changed (``False`` for a dry run or when nothing was to do)."""
+
+
+@contextmanager
+def _locked(env: Environment) -> Iterator[None]:
+    from .lock import Creation, marker_path  # noqa: PLC0415  # filelock is imported only when a change is made
+
+    dest = env.path.resolve()
+    try:
+        with Creation(dest, clear=False).held():
+            if marker_path(dest).exists():
+                msg = (
+                    f"{env.path}: a creation of this environment did not finish ({marker_path(dest)}); "
+                    "create it again with virtualenv --clear"
+                )
+                raise Unfinished(msg)
+            yield
+    except OSError as exception:
+        if exception.filename and str(exception.filename).endswith(".symlink-safe.lock"):
+            msg = f"cannot take the lock {exception.filename}: {exception.strerror}; nothing was changed"
+            raise NotWritable(msg) from None
+        raise
+
+
+def convert(path: Path, *, dry_run: bool = False) -> Outcome:
+    """Make the environment at ``path`` symlink-safe.
+
+    :param path: the environment's folder
+    :param dry_run: only decide, change nothing
+
+    :returns: the outcome
+
+    :raises Refused: when the environment cannot be converted; nothing was changed
+
+    """
+    env = open_environment(path)
+    if dry_run:
+        return Outcome(plan_convert(env), done=False)
+    with _locked(env):
+        plan = plan_convert(env)  # decided again under the lock: another conversion may have run meanwhile
+        if not plan.changed:
+            return Outcome(plan, done=False)
+        _check_writable(env.bin_dir)
+        if plan.cfg_line:
+            _check_writable(env.path)
+            _add_cfg_line(env.cfg, plan.cfg_line)
+        names = [name for name in env.interpreter_names() if name in plan.changes or name in plan.keep]
+        install_stub(env.bin_dir, names)
+    return Outcome(plan, done=True)
+
+
+def revert(path: Path, *, dry_run: bool = False) -> Outcome:
+    """Make the environment at ``path`` plain again: its interpreter names symlinks, as virtualenv makes them.
+
+    :param path: the environment's folder
+    :param dry_run: only decide, change nothing
+
+    :returns: the outcome
+
+    :raises Refused: when the environment cannot be reverted; nothing was changed
+
+    """
+    env = open_environment(path)
+    if dry_run:
+        return Outcome(plan_revert(env), done=False)
+    with _locked(env):
+        plan = plan_revert(env)
+        if not plan.changed:
+            return Outcome(plan, done=False)
+        _check_writable(env.bin_dir)
+        for name, target in plan.links.items():
+            _relink(env.bin_dir, name, target)
+    return Outcome(plan, done=True)
+
+
+__all__ = [
+    "STATUS_UNKNOWN_NAMES",
+    "BaseUnusable",
+    "Outcome",
+    "Plan",
+    "convert",
+    "plan_convert",
+    "plan_revert",
+    "revert",
+]

@@ -1,0 +1,456 @@
+"""C17: environments made by others, converted by ``virtualenv-symlink-safe convert``, reverted by ``revert``.
+
+Every origin the issue names (``python -m venv`` with and without ``--copies``, virtualenv's builtin creator with
+``--symlinks`` and ``--copies``, ``uv venv``, and this creator: the upgrade path) is made for real from every target
+interpreter, converted, and held to C4-C8, C11 and C12; then reverted, and a plain symlink loses it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pty
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from conftest import RUN_TIMEOUT, Venv, build_marker_wheel
+from test_conformance import (
+    assert_lands_in,
+    check_c5_chain_of_links,
+    check_c6_link_inside_another_environment,
+    check_c7_directory_symlink,
+    check_c8_symlinked_environment_directory,
+    check_c11_nested_venv,
+    check_c11_nested_virtualenv,
+    check_c12_move_and_copy,
+    seed_reproducer,
+)
+
+if TYPE_CHECKING:
+    from conftest import Runner, Target
+
+#: Exit statuses of the command, as documented in docs/reference/cli.rst.
+NOT_AN_ENVIRONMENT = 3
+FOREIGN_LAYOUT = 4
+BASE_UNUSABLE = 5
+UNSERVED = 6
+NOT_WRITABLE = 7
+UNFINISHED = 8
+UNKNOWN_NAMES = 9
+DID_NOT_START = 10
+
+ORIGINS = ("venv", "venv-copies", "virtualenv-symlinks", "virtualenv-copies", "uv", "symlink-safe")
+STUB_MARKER = b"virtualenv-symlink-safe stub marker 1"
+UV = Path(sys.executable).parent / "uv"
+
+
+@pytest.fixture(scope="session")
+def uv_environ(runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """``uv`` from the test extra, offline, with its own cache and no user configuration."""
+    assert UV.is_file(), f"uv is missing from the test environment ({UV}); it is in the test extra"
+    return {
+        **runner.environ,
+        "UV_CACHE_DIR": str(tmp_path_factory.mktemp("uv-cache")),
+        "UV_OFFLINE": "1",
+        "UV_NO_CONFIG": "1",
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
+
+
+def make(runner: Runner, uv_environ: dict[str, str], target: Target, dest: Path, origin: str) -> Venv:
+    """Make an environment at ``dest`` as ``origin`` makes it, without pip."""
+    if origin in {"venv", "venv-copies"}:
+        if origin == "venv-copies" and target.is_pypy:
+            pytest.skip("Debian's PyPy 'venv --copies' copies all of /usr/lib into the environment and exits 1")
+        copies = ["--copies"] if origin == "venv-copies" else []
+        runner.run([target.exe, "-m", "venv", "--without-pip", *copies, dest], check=True)
+    elif origin.startswith("virtualenv-"):
+        runner.create(target, dest, f"--{origin.split('-')[1]}", creator=target.builtin, marker=False)
+    elif origin == "uv":
+        runner.run([UV, "venv", "--quiet", "-p", target.exe, dest], env=uv_environ, check=True)
+    else:
+        runner.create(target, dest, marker=False)
+    return Venv(dest, target)
+
+
+def command(runner: Runner, *args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return runner.run([sys.executable, "-m", "virtualenv_symlink_safe", *map(str, args)], env=env)
+
+
+def interpreter_names(venv: Venv) -> list[str]:
+    return sorted(p.name for p in venv.bin.iterdir() if p.name.startswith(("python", "pypy")))
+
+
+def assert_converted(venv: Venv) -> None:
+    """Every interpreter name is the stub, one file under all names (contract rule 8)."""
+    names = interpreter_names(venv)
+    assert "python" in names
+    inodes = {os.lstat(venv.bin / name).st_ino for name in names}
+    assert len(inodes) == 1, f"not one file under every name: {names}"
+    assert not (venv.bin / "python").is_symlink()
+    assert STUB_MARKER in (venv.bin / "python").read_bytes()[:4096]
+
+
+def snapshot(folder: Path) -> dict[str, object]:
+    """Every file under ``folder``: what it is, its mode and its bytes, links unfollowed."""
+    seen: dict[str, object] = {}
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        if path.is_symlink():
+            seen[str(path)] = ("link", str(path.readlink()))
+        elif path.is_file():
+            seen[str(path)] = (info.st_ino, info.st_mode, hashlib.sha256(path.read_bytes()).hexdigest())
+        else:
+            seen[str(path)] = ("dir", info.st_mode)
+    return seen
+
+
+def marker_through_plain_symlink(runner: Runner, venv: Venv, link: Path) -> str | None:
+    link.unlink(missing_ok=True)
+    link.symlink_to(venv.python)
+    return runner.probe(link)["marker"]  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("origin", ORIGINS)
+def test_c17_convert_origin(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path, origin: str
+) -> None:
+    """Convert, convert again, then the seed reproducer and C5-C8, C11, C12; revert, and the bug is back."""
+    venv = make(runner, uv_environ, target, work / "venv", origin)
+    control = marker_through_plain_symlink(runner, venv, work / "control") if origin != "symlink-safe" else None
+    venv.add_marker()
+    assert control is None  # plain environments lose their packages through a symlink (the bug)
+    if origin == "symlink-safe":  # the upgrade path: an older stub, here one with other bytes, is replaced
+        with venv.python.open("ab") as stub:
+            stub.write(b"an older stub")
+    before = snapshot(venv.path)
+
+    result = command(runner, "convert", venv.path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout == f"Converted 1 environment: {venv.path}\n"
+    assert_converted(venv)
+    after = snapshot(venv.path)
+    changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+    allowed = {str(venv.bin / name) for name in interpreter_names(venv)}
+    if target.is_pypy and origin == "venv":  # PyPy's venv names only home; the stub would find CPython there
+        allowed.add(str(venv.cfg))
+        assert "base-executable = " in venv.cfg.read_text()
+    assert changed <= allowed, "convert changed more than the interpreter names"
+
+    again = command(runner, "convert", "-v", venv.path)
+    assert again.returncode == 0
+    assert f"already symlink-safe: {venv.path}" in again.stdout
+    assert snapshot(venv.path) == after, "converting twice changed something the second time"
+
+    wheel = build_marker_wheel(work)
+    install = f"'{UV}' pip install --quiet --no-index --python venv/bin/python '{wheel}'"
+    seed_reproducer(runner, work, f"env UV_CACHE_DIR='{uv_environ['UV_CACHE_DIR']}' UV_OFFLINE=1 {install}")
+    check_c5_chain_of_links(runner, venv, work)
+    other = make(runner, uv_environ, target, work / "other", "uv")
+    other.add_marker()
+    check_c6_link_inside_another_environment(runner, venv, other)
+    check_c7_directory_symlink(runner, venv, work)
+    (work / "envlink").symlink_to(venv.path)
+    check_c8_symlinked_environment_directory(runner, venv, work / "envlink")
+    check_c11_nested_venv(runner, venv, work)
+    check_c11_nested_virtualenv(runner, venv, work)
+
+    reverted = command(runner, "revert", venv.path)
+    assert reverted.returncode == 0, reverted.stderr
+    assert reverted.stdout == f"Reverted 1 environment: {venv.path}\n"
+    assert all((venv.bin / name).is_symlink() for name in interpreter_names(venv))
+    assert_lands_in(runner.probe(venv.python), venv)  # still an environment by its own path
+    assert marker_through_plain_symlink(runner, venv, work / "plain-link") is None, "revert left it symlink-safe"
+
+    assert command(runner, "convert", "-q", venv.path).stdout == ""
+    assert marker_through_plain_symlink(runner, venv, work / "plain-link") == str(venv.path)
+    check_c12_move_and_copy(runner, venv, work)
+
+
+def test_c17_revert_lays_out_what_virtualenv_makes(runner: Runner, target: Target, work: Path) -> None:
+    """Reverting a symlink-safe environment gives the very links of virtualenv's builtin ``--symlinks`` creator."""
+    plain = runner.create(target, work / "plain", "--symlinks", creator=target.builtin, marker=False)
+    venv = runner.create(target, work / "env", marker=False)
+    assert command(runner, "revert", venv.path).returncode == 0
+    expected = {name: (plain.bin / name).readlink() for name in interpreter_names(plain)}
+    assert {name: (venv.bin / name).readlink() for name in interpreter_names(venv)} == expected
+    assert command(runner, "revert", venv.path).stdout == f"already plain: {venv.path}\n"
+
+
+def test_c17_dry_run_changes_nothing(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    before = snapshot(work)
+    result = command(runner, "convert", "--dry-run", "-v", venv.path)
+    assert result.returncode == 0, result.stderr
+    assert f"Would convert 1 environment: {venv.path}" in result.stdout
+    assert "python: a symlink to the base interpreter" in result.stdout
+    assert snapshot(work) == before, "the dry run changed something, or took the lock"
+    assert command(runner, "convert", venv.path).returncode == 0
+    converted = snapshot(work)
+    result = command(runner, "revert", "-n", venv.path)
+    assert result.stdout == f"Would revert 1 environment: {venv.path}\n"
+    assert snapshot(work) == converted
+
+
+def test_c17_twelve_concurrent_converts(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+    """Twelve converts of one environment at once all succeed, and leave one working environment."""
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    venv.add_marker()
+    cmd = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(venv.path)]
+    procs = [
+        subprocess.Popen(cmd, env=runner.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(12)
+    ]
+    outputs = [proc.communicate(timeout=RUN_TIMEOUT) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 12, outputs
+    summaries = sorted(out for out, _ in outputs)
+    assert summaries == [f"Converted 1 environment: {venv.path}\n"] + [f"already symlink-safe: {venv.path}\n"] * 11
+    assert_converted(venv)
+    assert [p.name for p in venv.bin.iterdir() if p.name.startswith(".")] == [], "a temporary file was left"
+    (work / "link").symlink_to(venv.python)
+    assert_lands_in(runner.probe(work / "link"), venv)
+
+
+def test_c17_uv_keeps_using_the_converted_environment(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
+    """``uv pip install``, ``uv sync`` and ``uv run`` work on a converted ``uv venv``, and leave the stub there."""
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    assert command(runner, "convert", venv.path).returncode == 0
+    stub = (venv.bin / "python").read_bytes()
+    wheel = build_marker_wheel(work)
+    runner.run([UV, "pip", "install", "--no-index", "--python", venv.python, wheel], env=uv_environ, check=True)
+    project = work / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(f"""\
+        [project]
+        name = "project"
+        version = "0"
+        requires-python = ">=3.8"
+        dependencies = ["symlink_safe_probe"]
+
+        [tool.uv.sources]
+        symlink_safe_probe = {{ path = "{wheel}" }}
+        """)
+    )
+    env = {**uv_environ, "UV_PROJECT_ENVIRONMENT": str(venv.path)}
+    runner.run([UV, "sync"], env=env, cwd=project, check=True)
+    code = "import sys, symlink_safe_probe; print(sys.prefix, symlink_safe_probe.PREFIX)"
+    ran = runner.run([UV, "run", "python", "-c", code], env=env, cwd=project, check=True)
+    assert ran.stdout.split() == [str(venv.path)] * 2
+    assert (venv.bin / "python").read_bytes() == stub, "uv replaced the stub"
+    assert_converted(venv)
+    (work / "link").symlink_to(venv.python)
+    out = runner.run([work / "link", "-c", code], check=True).stdout
+    assert out.split() == [str(venv.path)] * 2
+
+
+def test_c17_console_script_and_help(runner: Runner) -> None:
+    script = Path(sys.executable).parent / "virtualenv-symlink-safe"
+    for args in ([], ["convert"], ["revert"], ["explain"]):
+        result = runner.run([script, *args, "--help"], check=True)
+        assert result.stdout.startswith("usage: virtualenv-symlink-safe")
+    assert runner.run([script]).returncode == 2
+    assert runner.run([script, "convert"]).returncode == 2
+
+
+def test_c17_explain_stub_and_plain(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+    plain = make(runner, uv_environ, target, work / "plain", "uv")
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    assert command(runner, "convert", venv.path).returncode == 0
+    (work / "link").symlink_to(venv.python)
+    (work / "plain-link").symlink_to(plain.python)
+
+    result = command(runner, "explain", work / "link")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert f"runs in the environment {venv.path}" in text
+    assert f"followed 1 link(s) ({work / 'link'} -> {venv.python}) and found {venv.cfg} next to that path" in text
+    assert "comes from 'home'" in text
+    assert 3 <= len(text.splitlines()) <= 8
+
+    result = command(runner, "explain", work / "plain-link")
+    assert result.returncode == 0, result.stderr
+    assert "runs in the base interpreter" in result.stdout
+    assert f"in the environment {plain.path}, which is lost this way" in result.stdout
+    assert f"virtualenv-symlink-safe convert {plain.path}" in result.stdout
+
+    result = command(runner, "explain", plain.python)
+    assert f"runs in the environment {plain.path}" in result.stdout
+    assert "A symlink to it placed elsewhere would lose the environment" in result.stdout
+
+    venv.cfg.unlink()
+    result = command(runner, "explain", work / "link")
+    assert result.returncode == DID_NOT_START
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "symlink-safe: no environment for" in result.stderr
+
+    assert command(runner, "explain", work / "nothing-here").returncode == NOT_AN_ENVIRONMENT
+
+
+def refused(runner: Runner, status: int, *args: str | Path) -> str:
+    """Run the command, expect the status and one line on stderr; return that line."""
+    result = command(runner, *args)
+    assert result.returncode == status, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ")
+    return result.stderr
+
+
+def test_c17_bad_input(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+    """Each refusal: one line, its own status, nothing changed."""
+    assert "does not exist" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "missing")
+    (work / "plain-folder").mkdir()
+    assert "has no pyvenv.cfg" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "plain-folder")
+    conda = work / "conda"
+    (conda / "conda-meta").mkdir(parents=True)
+    (conda / "bin").mkdir()
+    (conda / "bin" / "python").symlink_to(target.exe)
+    assert "conda environment" in refused(runner, FOREIGN_LAYOUT, "convert", conda)
+    (work / "no-names" / "bin").mkdir(parents=True)
+    (work / "no-names" / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n")
+    assert "has no interpreter in bin/" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "no-names")
+    windows = work / "windows"
+    (windows / "Scripts").mkdir(parents=True)
+    (windows / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n")
+    assert "Windows layout" in refused(runner, FOREIGN_LAYOUT, "revert", windows)
+
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    before, cfg = snapshot(venv.path), venv.cfg.read_text()
+    venv.cfg.write_text(cfg + f"base-executable = {work / 'gone' / 'python3'}\n")
+    assert "does not exist" in refused(runner, BASE_UNUSABLE, "convert", venv.path)
+    venv.cfg.write_text(cfg.replace("version_info = ", "version_info = 3.7.0\nold_version_info = "))
+    assert "or later is required, not 3.7" in refused(runner, UNSERVED, "convert", venv.path)
+    venv.cfg.write_text(cfg.replace("implementation = ", "implementation = GraalPy\nold_implementation = "))
+    assert "only CPython and PyPy are supported for now, not GraalPy" in refused(runner, UNSERVED, "convert", venv.path)
+    venv.cfg.write_text(cfg)
+    assert snapshot(venv.path) == before
+
+    (work / f".{venv.path.name}.symlink-safe.incomplete").write_text("pid = 1\nowned = no\n")
+    assert "did not finish" in refused(runner, UNFINISHED, "convert", venv.path)
+    (work / f".{venv.path.name}.symlink-safe.incomplete").unlink()
+    assert snapshot(venv.path) == before
+
+
+def test_c17_elf_mismatch(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+    """A base whose ELF header the stub does not match (here: another machine) is refused, nothing changed."""
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    foreign = work / "foreign-python"
+    data = bytearray(Path(os.path.realpath(target.exe)).read_bytes())
+    data[18:20] = (183).to_bytes(2, "little")  # e_machine: AArch64 instead of this machine's
+    foreign.write_bytes(bytes(data))
+    foreign.chmod(0o755)
+    venv.cfg.write_text(venv.cfg.read_text() + f"base-executable = {foreign}\n")
+    for name in interpreter_names(venv):
+        (venv.bin / name).unlink()
+        (venv.bin / name).symlink_to(foreign)
+    before = snapshot(venv.path)
+    assert "does not fit" in refused(runner, UNSERVED, "convert", venv.path)
+    assert snapshot(venv.path) == before
+
+
+def test_c17_read_only_bin(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    before = snapshot(venv.path)
+    if os.geteuid() != 0:
+        venv.bin.chmod(0o555)
+    elif runner.run(["chattr", "+i", venv.bin]).returncode != 0:
+        pytest.skip("root, and 'chattr +i' is refused here: no way to make bin/ read-only for root")
+    try:
+        line = refused(runner, NOT_WRITABLE, "convert", venv.path)
+    finally:
+        if os.geteuid() == 0:
+            runner.run(["chattr", "-i", venv.bin], check=True)
+        venv.bin.chmod(0o755)
+    assert f"{venv.bin} is not writable" in line
+    assert snapshot(venv.path) == before
+
+
+def test_c17_unknown_name_left_alone(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    venv.add_marker()
+    wrapper = venv.bin / f"python3.{target.version[1]}"
+    wrapper.unlink()
+    wrapper.write_text("#!/bin/sh\nexec true\n")
+    wrapper.chmod(0o755)
+    before = wrapper.read_bytes()
+    result = command(runner, "convert", venv.path)
+    assert result.returncode == UNKNOWN_NAMES
+    assert result.stderr.count("\n") == 1
+    assert f"left alone: bin/{wrapper.name} is a file, neither the base interpreter" in result.stderr
+    assert result.stdout == f"Converted 1 environment: {venv.path}\n"
+    assert wrapper.read_bytes() == before
+    (work / "link").symlink_to(venv.bin / "python3")
+    assert_lands_in(runner.probe(work / "link"), venv)
+
+
+def test_c17_convert_waits_for_the_creation_lock(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
+    """While a creation holds the destination's lock, convert waits; once released, it converts."""
+    from virtualenv_symlink_safe.lock import Creation  # noqa: PLC0415
+
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    cmd = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(venv.path)]
+    with Creation(venv.path, clear=False).held():
+        proc = subprocess.Popen(cmd, env=runner.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        assert (venv.bin / "python").is_symlink(), "convert changed the environment while a creation held it"
+    out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0, err
+    assert out == f"Converted 1 environment: {venv.path}\n"
+    assert_converted(venv)
+
+
+def test_c17_colour_only_on_a_terminal(runner: Runner, work: Path) -> None:
+    missing = work / "missing"
+    plain = command(runner, "convert", missing)
+    assert plain.stderr == f"error: {missing} does not exist\n"
+    primary, secondary = pty.openpty()
+    try:
+        for environ, coloured in ((runner.environ, True), ({**runner.environ, "NO_COLOR": "1"}, False)):
+            cmd = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(missing)]
+            result = subprocess.run(cmd, env=environ, stderr=secondary, check=False, timeout=RUN_TIMEOUT)
+            assert result.returncode == NOT_AN_ENVIRONMENT
+            line = os.read(primary, 4096)
+            assert line.startswith(b"\x1b[1;31merror\x1b[0m: ") == coloured, line
+            assert f"{missing} does not exist".encode() in line
+    finally:
+        os.close(primary)
+        os.close(secondary)
+
+
+def test_c17_pypy_venv_copies_layout(runner: Runner, target: Target, work: Path) -> None:
+    """PyPy's ``venv --copies`` layout (copies, and only ``home`` and ``version`` in pyvenv.cfg) runs PyPy after all.
+
+    Debian's PyPy cannot make one itself (``make`` says why), so its ``venv`` layout gets copies by hand.
+    """
+    if not target.is_pypy:
+        pytest.skip("a layout of PyPy's venv")
+    venv = Venv(work / "env", target)
+    runner.run([target.exe, "-m", "venv", "--without-pip", venv.path], check=True)
+    assert "implementation" not in venv.cfg.read_text()
+    real = Path(os.path.realpath(target.exe))
+    for name in interpreter_names(venv):
+        (venv.bin / name).unlink()
+        (venv.bin / name).write_bytes(real.read_bytes())
+        (venv.bin / name).chmod(0o755)
+    venv.add_marker()
+    result = command(runner, "convert", "-v", venv.path)
+    assert result.returncode == 0, result.stderr
+    assert f"a copy of {target.exe.parent}/pypy" in result.stdout
+    assert f"base-executable = {target.exe.parent}/pypy" in venv.cfg.read_text()
+    assert_converted(venv)
+    (work / "link").symlink_to(venv.python)
+    code = "import sys, marker_symlink_safe; print(sys.implementation.name, marker_symlink_safe.WHERE)"
+    assert runner.run([work / "link", "-c", code], check=True).stdout.split() == ["pypy", str(venv.path)]
