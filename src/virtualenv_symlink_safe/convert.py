@@ -253,7 +253,7 @@ class Outcome:
 
 @contextmanager
 def _locked(env: Environment) -> Iterator[None]:
-    from .lock import Creation, marker_path  # noqa: PLC0415  # filelock is imported only when a change is made
+    from .lock import Creation, marker_path  # noqa: PLC0415  # imported only when a change is made
 
     dest = env.path.resolve()
     try:

@@ -1,7 +1,7 @@
 """The ``symlink-safe`` creator that virtualenv loads through its ``virtualenv.create`` entry point.
 
-virtualenv imports every creator plugin on every run, so this module imports nothing of virtualenv's (nor
-``filelock``) at import time and never raises: a plugin whose import fails breaks plain ``virtualenv env`` too.
+virtualenv imports every creator plugin on every run, so this module imports nothing of virtualenv's at import
+time and never raises: a plugin whose import fails breaks plain ``virtualenv env`` too.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ Both files live beside the destination, named after it: ``.<name>.symlink-safe.l
 a per-user folder keyed by a hash of the path, because the destination's folder is the one thing every creator of
 it shares: other users, containers mounting the same CI workspace, callers with their own ``HOME`` or app-data.
 The lock file stays after release: removing a lock file while another process waits on it lets a third lock a
-fresh file of the same name, and both would hold "the" lock.
+fresh file of the same name, and both would hold "the" lock. The lock is an ``flock`` on that file, taken directly
+rather than through ``filelock``: it is all this Linux-only plugin needs, the kernel drops it when the process ends,
+and ``virtualenv-symlink-safe convert`` takes the same lock without paying for filelock's import.
 
 The marker is written once the lock is held and removed after the final ``pyvenv.cfg`` write. A marker found
 by the next creation means an earlier one stopped half-way (killed, or failed). The marker says whether that
@@ -17,6 +19,7 @@ environment it did not make.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -25,8 +28,6 @@ import time
 import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
-
-from filelock import FileLock, Timeout
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -84,10 +85,11 @@ class Creation:
     def __init__(self, dest: Path, *, clear: bool) -> None:
         self.dest = dest
         self.clear = clear
-        # not thread-local: the hold may be released by another thread (a finalizer, or the thread rule above)
-        self._lock = FileLock(lock_path(dest), thread_local=False)
+        # The open lock file while held, none otherwise; a list the finalizer of rule (2) above can share, since it
+        # must not refer to self. Closing the file releases its flock.
+        self._held: list[int] = []
         self._begun = False
-        weakref.finalize(self, self._lock.release, force=True)  # rule (2) above; it must not refer to self
+        weakref.finalize(self, _close_all, self._held)
 
     def begin(self) -> None:
         """Wait for the destination's lock, deal with what an interrupted creation left, mark this one as started.
@@ -137,11 +139,17 @@ class Creation:
             LOGGER.debug("releasing the lock of an earlier creation of %s that never finished", abandoned.dest)
             abandoned.abort()
         self.dest.parent.mkdir(parents=True, exist_ok=True)
+        fd = _open_lock_file(lock_path(self.dest))
         try:
-            self._lock.acquire(blocking=False)
-        except Timeout:
-            LOGGER.info("waiting for another creation of %s to finish (lock %s)", self.dest, self._lock.lock_file)
-            self._lock.acquire()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                LOGGER.info("waiting for another creation of %s to finish (lock %s)", self.dest, lock_path(self.dest))
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._held.append(fd)
         with _UNFINISHED_GUARD:
             _UNFINISHED[threading.get_ident()] = self
 
@@ -151,7 +159,7 @@ class Creation:
             for ident, creation in list(_UNFINISHED.items()):
                 if creation is self:
                     del _UNFINISHED[ident]
-        self._lock.release(force=True)
+        _close_all(self._held)
 
     def _settle_interrupted(self) -> bool:
         """Repair or refuse what an interrupted creation left; say whether this creation owns the destination."""
@@ -178,6 +186,25 @@ class Creation:
         tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(marker)  # whole or absent: a kill while writing must not leave a marker that reads "not owned"
+
+
+def _open_lock_file(path: Path) -> int:
+    """Open the lock file, creating it; read-only where another user made it, since ``flock`` needs no write access.
+
+    :param path: the lock file
+
+    :returns: its file descriptor
+
+    """
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _close_all(held: list[int]) -> None:
+    while held:
+        os.close(held.pop())
 
 
 def _read_marker(marker: Path) -> dict[str, str]:
