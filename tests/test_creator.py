@@ -122,12 +122,12 @@ def test_recreate_in_place_replaces_the_stubs(runner: Runner, work: Path) -> Non
 
 def test_prompt_and_vcs_ignore(runner: Runner, work: Path) -> None:
     venv = runner.create(NEWEST, work / "env", "--prompt", "my prompt", "--no-vcs-ignore")
-    # the line cpython3-posix writes: virtualenv quotes the prompt from 20.38 on, older versions do not
+    # the prompt as cpython3-posix writes it: how pyvenv.cfg and activate spell it changes with virtualenv's version
     plain = runner.create(NEWEST, work / "plain", "--prompt", "my prompt", creator="cpython3-posix", marker=False)
-    prompt = [line for line in plain.cfg.read_text().splitlines() if line.startswith("prompt = ")]
-    assert prompt == [line for line in venv.cfg.read_text().splitlines() if line.startswith("prompt = ")]
-    assert "my prompt" in prompt[0]
-    assert "VIRTUAL_ENV_PROMPT='my prompt'" in (venv.bin / "activate").read_text()
+    for name in ("pyvenv.cfg", "bin/activate"):
+        lines = [line for line in (plain.path / name).read_text().splitlines() if "my prompt" in line]
+        assert lines, name
+        assert lines == [line for line in (venv.path / name).read_text().splitlines() if "my prompt" in line]
     assert not (venv.path / ".gitignore").exists()
     default = runner.create(NEWEST, work / "default")
     assert (default.path / ".gitignore").read_text().endswith("*\n")
