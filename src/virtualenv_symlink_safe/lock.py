@@ -82,7 +82,7 @@ class Creation:
         self.dest = dest
         self.clear = clear
         # not thread-local: the hold may be released by another thread (a finalizer, or the thread rule above)
-        self._lock = FileLock(lock_path(dest), thread_local=False)
+        self._lock = _shared_file_lock(lock_path(dest))
         self._begun = False
 
     def begin(self) -> None:
@@ -134,7 +134,7 @@ class Creation:
             abandoned.abort()
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._lock.acquire(blocking=False)
+            self._lock.acquire(timeout=0)  # try once; ``blocking=False`` says the same only from filelock 3.8 on
         except Timeout:
             LOGGER.info("waiting for another creation of %s to finish (lock %s)", self.dest, self._lock.lock_file)
             self._lock.acquire()
@@ -174,6 +174,22 @@ class Creation:
         tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(marker)  # whole or absent: a kill while writing must not leave a marker that reads "not owned"
+
+
+def _shared_file_lock(path: Path) -> FileLock:
+    """A lock whose hold belongs to the process, not to the thread that took it.
+
+    filelock 3.12 made a lock's state thread-local by default and added ``thread_local=False`` to opt out; before
+    3.12 the state was always shared by every thread, which is what this module needs.
+
+    :param path: the lock file
+
+    :returns: the lock, not yet held
+
+    """
+    if hasattr(FileLock, "is_thread_local"):  # filelock 3.12 and later
+        return FileLock(path, thread_local=False)
+    return FileLock(path)
 
 
 def _read_marker(marker: Path) -> dict[str, str]:
