@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,11 +134,48 @@ def discover_targets() -> list[Target]:
     return targets
 
 
-TARGETS = discover_targets()
+#: pip releases before this one fail in every environment of Python 3.12 and later: their vendored
+#: ``pkg_resources`` registers ``pkgutil.ImpImporter``, which 3.12 removed.
+PIP_FOR_3_12 = (23, 1)
+
+
+def unserved_reason(target: Target) -> str | None:
+    """Why the installed virtualenv cannot make a working environment from ``target`` at all, with any creator.
+
+    virtualenv seeds the pip it bundles for the target's version; before 20.21.1 that is older than 23.1 (pip
+    22.3.1 up to 20.17, 23.0 from 20.18), so seeded environments of CPython 3.12 and later get a pip that cannot
+    install anything, with every creator, ``cpython3-posix`` included. Such an interpreter is left out of the
+    session, and the header and the summary say so.
+    """
+    if target.version[:2] < (3, 12):
+        return None
+    from virtualenv.seed.wheels.embed import get_embed_wheel  # noqa: PLC0415  # the installed virtualenv's
+
+    wheel = get_embed_wheel("pip", target.short)
+    if wheel is None or tuple(wheel.version_tuple) >= PIP_FOR_3_12:
+        return None
+    return (
+        f"virtualenv {metadata.version('virtualenv')} seeds pip {wheel.version} for Python {target.short}, "
+        f"which fails there (pkgutil.ImpImporter is gone since 3.12); pip {'.'.join(map(str, PIP_FOR_3_12))} "
+        "or later is needed"
+    )
+
+
+_DISCOVERED = discover_targets()
+#: Interpreters found but left out, each with the reason: the installed virtualenv does not serve them.
+UNSERVED = [(t, reason) for t in _DISCOVERED if (reason := unserved_reason(t)) is not None]
+TARGETS = [t for t in _DISCOVERED if t not in {t for t, _ in UNSERVED}]
+if not TARGETS:
+    raise RuntimeError("no target interpreter the installed virtualenv serves: " + "; ".join(r for _, r in UNSERVED))
 
 
 def pytest_report_header() -> list[str]:
-    return ["target interpreters: " + ", ".join(f"{t.id} ({t.exe})" for t in TARGETS)]
+    lines = [
+        f"virtualenv {metadata.version('virtualenv')}, filelock {metadata.version('filelock')}",
+        "target interpreters: " + ", ".join(f"{t.id} ({t.exe})" for t in TARGETS),
+    ]
+    lines.extend(f"NOT SERVED {t.id} ({t.exe}): {reason}" for t, reason in UNSERVED)
+    return lines
 
 
 _EXERCISED: set[str] = set()
@@ -147,7 +185,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("-", "interpreters exercised")
     for target in TARGETS:
         mark = "ran" if target.id in _EXERCISED else "NOT RUN"
-        terminalreporter.write_line(f"{mark:8} {target.id:28} {target.exe}")
+        terminalreporter.write_line(f"{mark:10} {target.id:28} {target.exe}")
+    for target, reason in UNSERVED:
+        terminalreporter.write_line(f"{'NOT SERVED':10} {target.id:28} {target.exe}: {reason}")
 
 
 @pytest.fixture(params=TARGETS, ids=[t.id for t in TARGETS])
