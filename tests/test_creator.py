@@ -146,7 +146,9 @@ def test_system_site_packages(runner: Runner, work: Path) -> None:
 
 def test_venv_redirect(runner: Runner, work: Path) -> None:
     if "--venv-redirect" not in runner.virtualenv("--help"):
-        pytest.skip(f"virtualenv {distribution('virtualenv').version} has no --venv-redirect option (PEP 832 redirect files)")
+        pytest.skip(
+            f"virtualenv {distribution('virtualenv').version} has no --venv-redirect option (PEP 832 redirect files)"
+        )
     runner.create(NEWEST, work / "project-env", "--venv-redirect")
     assert (work / ".venv").read_text() == "project-env\n"
 

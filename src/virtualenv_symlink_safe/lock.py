@@ -177,7 +177,7 @@ class Creation:
 
 
 def _shared_file_lock(path: Path) -> FileLock:
-    """A lock whose hold belongs to the process, not to the thread that took it.
+    """Make a lock whose hold belongs to the process, not to the thread that took it.
 
     filelock 3.12 made a lock's state thread-local by default and added ``thread_local=False`` to opt out; before
     3.12 the state was always shared by every thread, which is what this module needs.
