@@ -16,7 +16,7 @@ release = _VERSION.group(1) if _VERSION else "unknown"
 version = ".".join(release.split(".")[:2])
 
 extensions: list[str] = []
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "changelog/*"]  # towncrier fragments, collected into changelog.rst at release
 nitpicky = True
 highlight_language = "none"
 
