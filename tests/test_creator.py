@@ -197,6 +197,8 @@ def test_refused_interpreter_says_why(runner: Runner, work: Path) -> None:
     exe = old[-1]
     cmd = [sys.executable, "-m", "virtualenv", "--app-data", str(runner.app_data), "-p", str(exe)]
     result = runner.run([*cmd, "--creator", "symlink-safe", work / "env"])
+    if f"failed to query {exe}" in result.stdout + result.stderr:  # discovery fails before any creator is asked
+        pytest.skip(f"virtualenv {distribution('virtualenv').version} cannot run its interpreter query on {exe}")
     assert result.returncode == 1
     assert "the symlink-safe creator cannot create an environment for" in result.stderr + result.stdout
     assert "CPython 3.8 or later is required" in result.stderr + result.stdout
