@@ -11,6 +11,7 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from enum import IntEnum
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -162,10 +163,48 @@ def discover_targets() -> list[Target]:
     return targets
 
 
+#: pip releases before this one fail in every environment of Python 3.12 and later: their vendored
+#: ``pkg_resources`` registers ``pkgutil.ImpImporter``, which 3.12 removed.
+PIP_FOR_3_12 = (23, 1)
+
+
+def unserved_reason(target: Target) -> str | None:
+    """Why the installed virtualenv cannot make a working environment from ``target`` at all, with any creator.
+
+    virtualenv seeds the pip it bundles for the target's version; before 20.21.1 that is older than 23.1 (pip
+    22.3.1 up to 20.17, 23.0 from 20.18), so seeded environments of CPython 3.12 and later get a pip that cannot
+    install anything, with every creator, ``cpython3-posix`` included. Such an interpreter is left out of the
+    session, and the header and the summary say so.
+    """
+    if target.version[:2] < (3, 12):
+        return None
+    from virtualenv.seed.wheels.embed import get_embed_wheel  # noqa: PLC0415  # the installed virtualenv's
+
+    wheel = get_embed_wheel("pip", target.short)
+    if wheel is None or tuple(wheel.version_tuple) >= PIP_FOR_3_12:
+        return None
+    return (
+        f"virtualenv {metadata.version('virtualenv')} seeds pip {wheel.version} for Python {target.short}, "
+        f"which fails there (pkgutil.ImpImporter is gone since 3.12); pip {'.'.join(map(str, PIP_FOR_3_12))} "
+        "or later is needed"
+    )
+
+
 @functools.cache
+def _discovered() -> tuple[tuple[Target, ...], tuple[tuple[Target, str], ...]]:
+    """The interpreters found, split into those the installed virtualenv serves and those it does not, with why."""
+    found = discover_targets()
+    unserved = tuple((t, reason) for t in found if (reason := unserved_reason(t)) is not None)
+    served = tuple(t for t in found if t not in {t for t, _ in unserved})
+    if not served:
+        msg = "no target interpreter the installed virtualenv serves: " + "; ".join(r for _, r in unserved)
+        raise RuntimeError(msg)
+    return served, unserved
+
+
 def targets() -> tuple[Target, ...]:
     """The target interpreters, found once, when the first test that needs one is collected."""
-    return tuple(discover_targets())
+    return _discovered()[0]
 
 
 def newest() -> Target:
@@ -182,9 +221,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_report_header() -> list[str]:
-    if targets.cache_info().currsize == 0:
-        return ["target interpreters: none needed"]
-    return ["target interpreters: " + ", ".join(f"{t.id} ({t.exe})" for t in targets())]
+    lines = [f"virtualenv {metadata.version('virtualenv')}"]
+    if _discovered.cache_info().currsize == 0:
+        return [*lines, "target interpreters: none needed"]
+    served, unserved = _discovered()
+    lines.append("target interpreters: " + ", ".join(f"{t.id} ({t.exe})" for t in served))
+    lines.extend(f"NOT SERVED {t.id} ({t.exe}): {reason}" for t, reason in unserved)
+    return lines
 
 
 _EXERCISED: set[str] = set()
@@ -203,12 +246,14 @@ def exercise(target: Target) -> Target:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if targets.cache_info().currsize == 0:
+    if _discovered.cache_info().currsize == 0:
         return
     terminalreporter.write_sep("-", "interpreters exercised")
     for target in targets():
         mark = "ran" if target.id in _EXERCISED else "NOT RUN"
-        terminalreporter.write_line(f"{mark:8} {target.id:28} {target.exe}")
+        terminalreporter.write_line(f"{mark:10} {target.id:28} {target.exe}")
+    for target, reason in _discovered()[1]:
+        terminalreporter.write_line(f"{'NOT SERVED':10} {target.id:28} {target.exe}: {reason}")
 
 
 @pytest.fixture

@@ -211,9 +211,9 @@ def test_lock_is_per_destination(runner: Runner, work: Path) -> None:
     held = work / "held"
     holder = textwrap.dedent(
         f"""
-        import sys, time
-        from filelock import FileLock
-        with FileLock({str(held.with_name(".held" + LOCK_SUFFIX))!r}):
+        import fcntl, time
+        with open({str(held.with_name(".held" + LOCK_SUFFIX))!r}, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             print("holding", flush=True)
             time.sleep({RUN_TIMEOUT})
         """
