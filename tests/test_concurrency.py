@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import RUN_TIMEOUT, Runner, Target, Venv, newest, targets
-from virtualenv_symlink_safe.lock import LOCK_SUFFIX, MARKER_SUFFIX
+from virtualenv_symlink_safe.creation import LOCK_SUFFIX, MARKER_SUFFIX
 
 if TYPE_CHECKING:
     from pathlib import Path

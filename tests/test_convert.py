@@ -397,7 +397,7 @@ def test_c17_convert_waits_for_the_creation_lock(
     runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
 ) -> None:
     """While a creation holds the destination's lock, convert waits; once released, it converts."""
-    from virtualenv_symlink_safe.lock import Creation  # noqa: PLC0415
+    from virtualenv_symlink_safe.creation import Creation  # noqa: PLC0415
 
     venv = make(runner, uv_environ, target, work / "env", "uv")
     cmd = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(venv.path)]

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import Runner, Target, _pyenv_root, newest, targets
 from virtualenv_symlink_safe.creator import Refusal, SymlinkSafe
+from virtualenv_symlink_safe.refusals import refusal_reason
 from virtualenv_symlink_safe.stub import STUB_NAME, install_stub
-from virtualenv_symlink_safe.support import refusal_reason
 
 if TYPE_CHECKING:
     from python_discovery import PythonInfo

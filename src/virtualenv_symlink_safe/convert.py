@@ -131,7 +131,7 @@ def plan_convert(env: Environment) -> Plan:
     :raises Unserved: when the stub cannot serve the base interpreter
 
     """
-    from .support import refusal_reason_for  # noqa: PLC0415  # only here: it reads the compiled stub's ELF header
+    from .refusals import refusal_reason_for  # noqa: PLC0415  # only here: it reads the compiled stub's ELF header
 
     base = env.base()
     base_real = os.path.realpath(base.path)
@@ -253,7 +253,7 @@ class Outcome:
 
 @contextmanager
 def _locked(env: Environment) -> Iterator[None]:
-    from .lock import Creation, marker_path  # noqa: PLC0415  # imported only when a change is made
+    from .creation import Creation, marker_path  # noqa: PLC0415  # imported only when a change is made
 
     dest = env.path.resolve()
     try:

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from virtualenv.config.cli.parser import VirtualEnvOptions
     from virtualenv.create.creator import CreatorMeta
 
+    from .creation import Creation
     from .layout import StubbedCPython3Posix, StubbedPyPy3Posix
-    from .lock import Creation
 
 
 class Refusal:
@@ -52,8 +52,8 @@ class SymlinkSafe:
     def __init__(self, options: VirtualEnvOptions, interpreter: PythonInfo) -> None:
         from pathlib import Path  # noqa: PLC0415  # the plugin's import stays free of work
 
+        from .creation import Creation  # noqa: PLC0415
         from .layout import layout_for  # noqa: PLC0415  # virtualenv is importable once it calls us
-        from .lock import Creation  # noqa: PLC0415
 
         dest = Path(options.dest)  # virtualenv has resolved it: every path to one folder shares one lock
         self._creation: Creation = Creation(dest, clear=options.clear)
@@ -94,7 +94,7 @@ class SymlinkSafe:
         :returns: the metadata of the underlying layout, or a :class:`Refusal` carrying the reason
 
         """
-        from .support import refusal_reason  # noqa: PLC0415  # keep the plugin's import free of work
+        from .refusals import refusal_reason  # noqa: PLC0415  # keep the plugin's import free of work
 
         if (reason := refusal_reason(interpreter)) is not None:
             return Refusal(reason)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from python_discovery import PythonInfo
 
-    from .lock import Creation
+    from .creation import Creation
 
 
 class StubInterpreter:
