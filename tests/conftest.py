@@ -178,7 +178,10 @@ def unserved_reason(target: Target) -> str | None:
     """
     if target.version[:2] < (3, 12):
         return None
-    from virtualenv.seed.wheels.embed import get_embed_wheel  # noqa: PLC0415  # the installed virtualenv's
+    try:
+        from virtualenv.seed.wheels.embed import get_embed_wheel  # noqa: PLC0415  # the installed virtualenv's
+    except ImportError:  # tox -e wheel counts targets where it runs no virtualenv: the installed wheel's tests do
+        return None
 
     wheel = get_embed_wheel("pip", target.short)
     if wheel is None or tuple(wheel.version_tuple) >= PIP_FOR_3_12:
@@ -221,7 +224,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_report_header() -> list[str]:
-    lines = [f"virtualenv {metadata.version('virtualenv')}"]
+    try:
+        lines = [f"virtualenv {metadata.version('virtualenv')}"]
+    except metadata.PackageNotFoundError:  # tox -e wheel runs its tests from an environment without it
+        lines = ["virtualenv not installed here"]
     if _discovered.cache_info().currsize == 0:
         return [*lines, "target interpreters: none needed"]
     served, unserved = _discovered()
