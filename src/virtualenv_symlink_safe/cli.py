@@ -10,12 +10,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
 
 from .environment import Refused
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the command's cost is mostly imports
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import TextIO
 
     from .convert import Outcome
 

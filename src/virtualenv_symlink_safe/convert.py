@@ -12,9 +12,6 @@ import filecmp
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from importlib.resources import as_file
-from typing import TYPE_CHECKING
 
 from .environment import (
     BaseUnusable,
@@ -29,6 +26,7 @@ from .environment import (
 )
 from .stub import install_stub, stub_resource
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the command's cost is mostly imports
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -39,22 +37,27 @@ if TYPE_CHECKING:
 STATUS_UNKNOWN_NAMES = 9
 
 
-@dataclass
 class Plan:
-    """What ``convert`` or ``revert`` does to one environment."""
+    """What ``convert`` or ``revert`` does to one environment.
 
-    env: Environment
-    base: Base
-    changes: dict[str, str] = field(default_factory=dict)
-    """Each name to change, with what it is now."""
-    keep: list[str] = field(default_factory=list)
-    """Names already as wanted, rewritten along with the changed ones so they stay one file."""
-    unknown: dict[str, str] = field(default_factory=dict)
-    """Names left alone because they are neither the base nor a stub, with what they are."""
-    cfg_line: str | None = None
-    """A line ``convert`` adds to ``pyvenv.cfg`` so the stub finds the interpreter the environment runs on now."""
-    links: dict[str, str] = field(default_factory=dict)
-    """For ``revert``: each name and the target of the symlink it becomes."""
+    :param env: the environment
+    :param base: its base interpreter
+
+    """
+
+    def __init__(self, env: Environment, base: Base) -> None:
+        self.env = env
+        self.base = base
+        #: Each name to change, with what it is now.
+        self.changes: dict[str, str] = {}
+        #: Names already as wanted, rewritten along with the changed ones so they stay one file.
+        self.keep: list[str] = []
+        #: Names left alone because they are neither the base nor a stub, with what they are.
+        self.unknown: dict[str, str] = {}
+        #: A line ``convert`` adds to ``pyvenv.cfg`` so the stub finds the interpreter the environment runs on now.
+        self.cfg_line: str | None = None
+        #: For ``revert``: each name and the target of the symlink it becomes.
+        self.links: dict[str, str] = {}
 
     @property
     def changed(self) -> bool:
@@ -139,20 +142,20 @@ def plan_convert(env: Environment) -> Plan:
     if not env.interpreter_names():
         msg = f"{env.path} has no interpreter in bin/ (no python, python3 or pypy3 there)"
         raise NotAnEnvironment(msg)
-    with as_file(stub_resource()) as ours:
-        others: dict[str, str] = {}
-        for name in env.interpreter_names():
-            path = env.bin_dir / name
-            if is_stub(path):
-                if not path.is_symlink() and _same_bytes(str(path), str(ours)):
-                    plan.keep.append(name)
-                else:
-                    plan.changes[name] = "the stub of another version" if not path.is_symlink() else _describe(path)
-            elif _same_file(str(path), base_real) or _same_bytes(str(path), base_real):
-                what = "a symlink to" if path.is_symlink() else "a copy of"
-                plan.changes[name] = f"{what} the base interpreter {base.path}"
+    ours = str(stub_resource())
+    others: dict[str, str] = {}
+    for name in env.interpreter_names():
+        path = env.bin_dir / name
+        if is_stub(path):
+            if not path.is_symlink() and _same_bytes(str(path), ours):
+                plan.keep.append(name)
             else:
-                others[name] = _describe(path)
+                plan.changes[name] = "the stub of another version" if not path.is_symlink() else _describe(path)
+        elif _same_file(str(path), base_real) or _same_bytes(str(path), base_real):
+            what = "a symlink to" if path.is_symlink() else "a copy of"
+            plan.changes[name] = f"{what} the base interpreter {base.path}"
+        else:
+            others[name] = _describe(path)
     if others and base.key == "home" and not base.through:
         others = _adopt_origin(plan, others, base_real)
     for name, what in others.items():
@@ -242,13 +245,17 @@ def _relink(bin_dir: Path, name: str, target: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-@dataclass
 class Outcome:
-    """What happened to one environment."""
+    """What happened to one environment.
 
-    plan: Plan
-    done: bool
-    """Whether files were changed (``False`` for a dry run or when nothing was to do)."""
+    :param plan: what was decided
+    :param done: whether files were changed (``False`` for a dry run or when nothing was to do)
+
+    """
+
+    def __init__(self, plan: Plan, *, done: bool) -> None:
+        self.plan = plan
+        self.done = done
 
 
 @contextmanager

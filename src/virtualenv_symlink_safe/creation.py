@@ -20,20 +20,20 @@ environment it did not make.
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
-import shutil
 import threading
 import time
 import weakref
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final
 
+# ``virtualenv-symlink-safe convert`` takes the lock too, and its cost is mostly imports: typing is read only by type
+# checkers, and logging and shutil are imported by the rare paths that need them (virtualenv has logging loaded).
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    import logging
     from collections.abc import Iterator
     from pathlib import Path
-
-LOGGER: Final = logging.getLogger(__name__)
+    from typing import Final
 
 #: Suffixes of the two files kept beside a destination named ``name``: ``.<name><suffix>``.
 LOCK_SUFFIX: Final = ".symlink-safe.lock"
@@ -46,6 +46,12 @@ MARKER_SUFFIX: Final = ".symlink-safe.incomplete"
 # the session). The table holds creations weakly, so that it never keeps one alive for (2).
 _UNFINISHED: weakref.WeakValueDictionary[int, Creation] = weakref.WeakValueDictionary()
 _UNFINISHED_GUARD = threading.Lock()
+
+
+def _logger() -> logging.Logger:
+    import logging  # noqa: PLC0415  # see the imports above
+
+    return logging.getLogger(__name__)
 
 
 class IncompleteEnvironmentError(RuntimeError):
@@ -136,7 +142,7 @@ class Creation:
         with _UNFINISHED_GUARD:
             abandoned = _UNFINISHED.pop(threading.get_ident(), None)
         if abandoned is not None:
-            LOGGER.debug("releasing the lock of an earlier creation of %s that never finished", abandoned.dest)
+            _logger().debug("releasing the lock of an earlier creation of %s that never finished", abandoned.dest)
             abandoned.abort()
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         fd = _open_lock_file(lock_path(self.dest))
@@ -144,7 +150,8 @@ class Creation:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                LOGGER.info("waiting for another creation of %s to finish (lock %s)", self.dest, lock_path(self.dest))
+                where = lock_path(self.dest)
+                _logger().info("waiting for another creation of %s to finish (lock %s)", self.dest, where)
                 fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
             os.close(fd)
@@ -170,10 +177,12 @@ class Creation:
         left = _read_marker(marker)
         where = f"{self.dest}: an earlier creation (pid {left.get('pid', '?')}, started {left.get('started', '?')})"
         if self.clear or starts_empty:
-            LOGGER.info("%s did not finish, creating it anew", where)
+            _logger().info("%s did not finish, creating it anew", where)
             return True
         if left.get("owned") == "yes":
-            LOGGER.warning("%s did not finish; removing what it left and creating it anew", where)
+            _logger().warning("%s did not finish; removing what it left and creating it anew", where)
+            import shutil  # noqa: PLC0415  # see the imports above
+
             shutil.rmtree(self.dest)
             return True
         msg = f"{where} did not finish, and the folder held files before it began; run again with --clear to recreate"

@@ -1,7 +1,9 @@
 """An existing environment read as the stub reads it: its ``pyvenv.cfg``, its base interpreter, its ``bin/`` names.
 
 Nothing here imports virtualenv or starts an interpreter: the ``virtualenv-symlink-safe`` command judges an
-environment from its files alone, so converting one costs little more than starting Python once.
+environment from its files alone, so converting one costs little more than starting Python once. For the same reason
+the classes are written out rather than made by ``dataclasses``, and ``typing`` is read only by type checkers:
+importing either took longer than the whole conversion.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 #: The string every stub carries in an ELF note within its first ``STUB_HEAD`` bytes (``src/stub/stub.c``).
 STUB_MARKER = b"virtualenv-symlink-safe stub marker 1"
@@ -70,28 +74,38 @@ class Unfinished(Refused):
     status = 8
 
 
-@dataclass(frozen=True)
 class Base:
-    """The base interpreter the stub would run for an environment."""
+    """The base interpreter the stub would run for an environment.
 
-    path: str
-    """The path as ``pyvenv.cfg`` gives it (or ``home`` joined with a name)."""
-    key: str
-    """The key it came from: ``base-executable``, ``executable`` or ``home``."""
-    cfg: Path
-    """The ``pyvenv.cfg`` that named it: the environment's own, or a further one when bases were stubs."""
-    through: tuple[str, ...] = ()
-    """Stubs met as bases on the way (rule 3.3), in order."""
+    :param path: the path as ``pyvenv.cfg`` gives it (or ``home`` joined with a name)
+    :param key: the key it came from: ``base-executable``, ``executable`` or ``home``
+    :param cfg: the ``pyvenv.cfg`` that named it: the environment's own, or a further one when bases were stubs
+    :param through: stubs met as bases on the way (rule 3.3), in order
+
+    """
+
+    __slots__ = ("cfg", "key", "path", "through")
+
+    def __init__(self, path: str, key: str, cfg: Path, through: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.key = key
+        self.cfg = cfg
+        self.through = through
 
 
-@dataclass(frozen=True)
 class Environment:
-    """An environment on disk with a ``pyvenv.cfg`` and a ``bin/`` folder."""
+    """An environment on disk with a ``pyvenv.cfg`` and a ``bin/`` folder.
 
-    path: Path
-    """The environment's folder, absolute but not resolved."""
-    keys: dict[str, str]
-    """``pyvenv.cfg`` read as CPython and the stub read it: the first value of each key, keys lower case."""
+    :param path: the environment's folder, absolute but not resolved
+    :param keys: ``pyvenv.cfg`` read as CPython and the stub read it: the first value of each key, keys lower case
+
+    """
+
+    __slots__ = ("keys", "path")
+
+    def __init__(self, path: Path, keys: dict[str, str]) -> None:
+        self.path = path
+        self.keys = keys
 
     @property
     def bin_dir(self) -> Path:

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import os
-import shutil
-from importlib.resources import as_file, files
-from typing import TYPE_CHECKING
+from pathlib import Path
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which costs ``convert`` more than its work
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from importlib.abc import Traversable  # importlib.resources.abc from 3.11 on
-    from pathlib import Path
 
 #: File name of the compiled stub inside the installed package.
 STUB_NAME = "symlink-safe-stub"
 _PACKAGE = "virtualenv_symlink_safe"
 
 
-def stub_resource() -> Traversable:
-    """Locate the compiled stub inside the installed package; ``importlib.resources.as_file`` gives its path.
+def stub_resource() -> Path:
+    """Locate the compiled stub inside the installed package.
 
-    :returns: the package resource, which may not exist in a build without a compiler
+    An installed wheel holds it next to this module, found without ``importlib.resources`` (whose import costs
+    ``convert`` more than the conversion). Only when it is not there, as in an editable install whose built files
+    live apart from the sources, is the import system asked.
+
+    :returns: its path, which may not exist in a build without a compiler
 
     """
-    return files(_PACKAGE).joinpath(STUB_NAME)
+    here = Path(__file__).with_name(STUB_NAME)
+    if here.is_file():
+        return here
+    from importlib.resources import files  # noqa: PLC0415  # see above
+
+    found = files(_PACKAGE).joinpath(STUB_NAME)
+    return found if isinstance(found, Path) else here  # an executable must be a real file anyway
 
 
 def stub_available() -> bool:
@@ -47,17 +54,22 @@ def install_stub(bin_dir: Path, names: Sequence[str]) -> None:
 
     """
     first = bin_dir / names[0]
-    with as_file(stub_resource()) as stub:
-        _replace(first, lambda tmp: shutil.copyfile(stub, tmp))
+    stub = stub_resource()
+    _replace(first, lambda tmp: _copy(stub, tmp))
     for name in names[1:]:
         _replace(bin_dir / name, lambda tmp: _link_or_copy(first, tmp))
+
+
+def _copy(src: Path, dst: Path) -> None:
+    # The stub is small (tens of KiB), so one read and one write do; shutil would cost more to import than this.
+    dst.write_bytes(src.read_bytes())
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
     except OSError:  # some filesystems refuse hard links; a copy is byte-identical
-        shutil.copyfile(src, dst)
+        _copy(src, dst)
 
 
 def _replace(target: Path, write: Callable[[Path], object]) -> None:
