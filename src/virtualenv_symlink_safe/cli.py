@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from .environment import Refused
 
@@ -84,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         ("revert", "make each environment plain again: its interpreter names symlinks to the base interpreter"),
     ):
         command = commands.add_parser(name, parents=[common], help=summary, description=summary + ".")
-        command.add_argument("envs", nargs="+", metavar="ENV", type=Path, help="an environment's folder")
+        command.add_argument("envs", nargs="+", metavar="ENV", help="an environment's folder")
         command.add_argument("-n", "--dry-run", action="store_true", help="say what would change, change nothing")
     explain = commands.add_parser(
         "explain",
@@ -100,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 _SIMPLE_OPTIONS = {"-v": 1, "--verbose": 1, "-q": -1, "--quiet": -1, "-n": None, "--dry-run": None}
 
 
-def _parse_simple(argv: Sequence[str]) -> tuple[str, list[Path], bool, int] | None:
+def _parse_simple(argv: Sequence[str]) -> tuple[str, list[str], bool, int] | None:
     """Read ``convert|revert [OPTION]... ENV... [OPTION]...`` as argparse reads it, without building the parser.
 
     :param argv: the arguments
@@ -120,11 +119,11 @@ def _parse_simple(argv: Sequence[str]) -> tuple[str, list[Path], bool, int] | No
     if not at or at[-1] - at[0] + 1 != len(at) or "" in rest:
         return None  # no name, options between names, or an empty name: argparse says what it makes of those
     steps = [_SIMPLE_OPTIONS[arg] for arg in options]
-    envs = [Path(rest[index]) for index in at]
+    envs = [rest[index] for index in at]
     return argv[0], envs, None in steps, sum(step for step in steps if step is not None)
 
 
-def _run_envs(command: str, envs: list[Path], *, dry_run: bool, out: Output) -> int:
+def _run_envs(command: str, envs: list[str], *, dry_run: bool, out: Output) -> int:
     from .convert import STATUS_UNKNOWN_NAMES, convert, revert  # noqa: PLC0415
 
     act = convert if command == "convert" else revert
@@ -136,7 +135,7 @@ def _run_envs(command: str, envs: list[Path], *, dry_run: bool, out: Output) -> 
         try:
             outcome = act(env, dry_run=dry_run)
         except Refused as refusal:
-            where = os.path.abspath(env)  # noqa: PTH100  # the folder as named, links unresolved
+            where = os.path.abspath(env)  # the folder as named, links unresolved
             out.error(str(refusal) if str(refusal).startswith(where) else f"{where}: {refusal}")
             status = status or refusal.status
             continue

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import filecmp
 import os
-import re
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from .environment import (
     BaseUnusable,
@@ -22,6 +21,7 @@ from .environment import (
     is_executable_file,
     is_interpreter_name,
     is_stub,
+    major_minor,
     open_environment,
 )
 from .stub import install_stub, stub_resource
@@ -29,7 +29,6 @@ from .stub import install_stub, stub_resource
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the command's cost is mostly imports
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from .environment import Base, Environment
 
@@ -79,8 +78,8 @@ def _same_bytes(a: str, b: str) -> bool:
         return False
 
 
-def _describe(path: Path) -> str:
-    if path.is_symlink():
+def _describe(path: str) -> str:
+    if os.path.islink(path):
         return f"a symlink to {os.readlink(path)}"
     return "a file"
 
@@ -90,35 +89,41 @@ def _facts(env: Environment, base: Base) -> tuple[str, tuple[int, ...]]:
     real = os.path.basename(os.path.realpath(base.path))
     implementation = env.keys.get("implementation") or ("PyPy" if real.startswith("pypy") else "CPython")
     implementation = {"cpython": "CPython", "pypy": "PyPy"}.get(implementation.lower(), implementation)
-    for text in (env.keys.get("version_info", ""), env.keys.get("version", ""), re.sub(r"^\D+", "", real)):
-        if match := re.match(r"(\d+)\.(\d+)", text):
-            return implementation, (int(match[1]), int(match[2]))
+    digits = next((index for index, char in enumerate(real) if char.isdecimal()), len(real))
+    for text in (env.keys.get("version_info", ""), env.keys.get("version", ""), real[digits:]):
+        if (version := major_minor(text)) is not None:
+            return implementation, version
     msg = f"cannot tell the version of {base.path} from {env.cfg} or its name; add version = X.Y to {env.cfg}"
     raise Unserved(msg)
 
 
-def _first_hop_out(path: Path) -> str:
+def _first_hop_out(path: str) -> str:
     """Follow links within ``bin/`` to the first target outside it, made absolute: what the creator linked to."""
     step = path
     for _ in range(40):
-        if not step.is_symlink():
+        if not os.path.islink(step):
             break
-        step = step.parent / os.readlink(step)
-        if step.parent != path.parent:
+        step = os.path.join(os.path.dirname(step), os.readlink(step))
+        if _parts(os.path.dirname(step)) != _parts(os.path.dirname(path)):
             break
     return os.path.normpath(step)
 
 
+def _parts(path: str) -> list[str]:
+    """Split a path as pathlib compares paths: empty and ``.`` components dropped, ``..`` kept, as links need."""
+    return ["/" if path.startswith("/") else "", *(part for part in path.split("/") if part not in {"", "."})]
+
+
 def _origin(env: Environment, name: str, base_real: str) -> str | None:
     """Where a name that is not a stub comes from: the real file it links to, or a file in ``home`` it copies."""
-    path = env.bin_dir / name
-    if path.is_symlink():
-        return _first_hop_out(path) if is_executable_file(str(path)) else None
+    path = os.path.join(env.bin_dir, name)
+    if os.path.islink(path):
+        return _first_hop_out(path) if is_executable_file(path) else None
     home = env.keys.get("home", "")
     entries = sorted(os.listdir(home)) if home and os.path.isdir(home) else []
     candidates = [os.path.join(home, entry) for entry in entries if is_interpreter_name(entry)]
     for candidate in candidates:
-        if candidate != base_real and is_executable_file(candidate) and _same_bytes(str(path), candidate):
+        if candidate != base_real and is_executable_file(candidate) and _same_bytes(path, candidate):
             return candidate
     return None
 
@@ -142,17 +147,17 @@ def plan_convert(env: Environment) -> Plan:
     if not env.interpreter_names():
         msg = f"{env.path} has no interpreter in bin/ (no python, python3 or pypy3 there)"
         raise NotAnEnvironment(msg)
-    ours = str(stub_resource())
+    ours = stub_resource()
     others: dict[str, str] = {}
     for name in env.interpreter_names():
-        path = env.bin_dir / name
+        path = os.path.join(env.bin_dir, name)
         if is_stub(path):
-            if not path.is_symlink() and _same_bytes(str(path), ours):
+            if not os.path.islink(path) and _same_bytes(path, ours):
                 plan.keep.append(name)
             else:
-                plan.changes[name] = "the stub of another version" if not path.is_symlink() else _describe(path)
-        elif _same_file(str(path), base_real) or _same_bytes(str(path), base_real):
-            what = "a symlink to" if path.is_symlink() else "a copy of"
+                plan.changes[name] = "the stub of another version" if not os.path.islink(path) else _describe(path)
+        elif _same_file(path, base_real) or _same_bytes(path, base_real):
+            what = "a symlink to" if os.path.islink(path) else "a copy of"
             plan.changes[name] = f"{what} the base interpreter {base.path}"
         else:
             others[name] = _describe(path)
@@ -184,7 +189,7 @@ def _adopt_origin(plan: Plan, others: dict[str, str], base_real: str) -> dict[st
     origin = next(origin for origin in origins.values() if origin)
     plan.cfg_line = f"base-executable = {origin}"
     for name, what in others.items():
-        how = what if (env.bin_dir / name).is_symlink() else f"a copy of {origin}"
+        how = what if os.path.islink(os.path.join(env.bin_dir, name)) else f"a copy of {origin}"
         plan.changes[name] = f"{how}, the interpreter the environment runs on"
     plan.base = type(plan.base)(origin, "base-executable", env.cfg)
     return {}
@@ -205,8 +210,8 @@ def plan_revert(env: Environment) -> Plan:
     """
     base = env.base()
     plan = Plan(env, base)
-    stubs = [name for name in env.interpreter_names() if not (env.bin_dir / name).is_symlink()]
-    stubs = [name for name in stubs if is_stub(env.bin_dir / name)]
+    stubs = [name for name in env.interpreter_names() if not os.path.islink(os.path.join(env.bin_dir, name))]
+    stubs = [name for name in stubs if is_stub(os.path.join(env.bin_dir, name))]
     pypy = _facts(env, base)[0] == "PyPy"
     ordered = sorted(stubs) if pypy else sorted(stubs, key=lambda name: name != "python")
     for index, name in enumerate(ordered):
@@ -215,34 +220,41 @@ def plan_revert(env: Environment) -> Plan:
     return plan
 
 
-def _check_writable(folder: Path) -> None:
+def _check_writable(folder: str) -> None:
     """Create and remove a file in ``folder``: permissions, read-only mounts and immutable flags all show."""
-    probe = folder / f".symlink-safe-probe-{os.getpid()}"
+    probe = os.path.join(folder, f".symlink-safe-probe-{os.getpid()}")
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exception:
         msg = f"{folder} is not writable: {exception.strerror}; nothing was changed"
         raise NotWritable(msg) from None
     os.close(fd)
-    probe.unlink()
+    os.unlink(probe)
 
 
-def _add_cfg_line(cfg: Path, line: str) -> None:
-    text = cfg.read_text(encoding="utf-8", errors="surrogateescape")
-    tmp = cfg.with_name(f".{cfg.name}.symlink-safe-tmp")
-    tmp.write_text(f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}{line}\n", errors="surrogateescape")
-    tmp.chmod(cfg.stat().st_mode & 0o7777)
-    tmp.replace(cfg)
+def _add_cfg_line(cfg: str, line: str) -> None:
+    with open(cfg, encoding="utf-8", errors="surrogateescape") as file:
+        text = file.read()
+    tmp = os.path.join(os.path.dirname(cfg), f".{os.path.basename(cfg)}.symlink-safe-tmp")
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as file:
+        file.write(f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}{line}\n")
+    os.chmod(tmp, os.stat(cfg).st_mode & 0o7777)
+    os.replace(tmp, cfg)
 
 
-def _relink(bin_dir: Path, name: str, target: str) -> None:
-    tmp = bin_dir / f".{name}.symlink-safe-tmp"
-    tmp.unlink(missing_ok=True)
+def _relink(bin_dir: str, name: str, target: str) -> None:
+    tmp = os.path.join(bin_dir, f".{name}.symlink-safe-tmp")
+    _remove(tmp)
     try:
-        tmp.symlink_to(target)
-        tmp.replace(bin_dir / name)
+        os.symlink(target, tmp)
+        os.replace(tmp, os.path.join(bin_dir, name))
     finally:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
+
+
+def _remove(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 class Outcome:
@@ -262,10 +274,10 @@ class Outcome:
 def _locked(env: Environment) -> Iterator[None]:
     from .creation import Creation, marker_path  # noqa: PLC0415  # imported only when a change is made
 
-    dest = env.path.resolve()
+    dest = os.path.realpath(env.path)
     try:
         with Creation(dest, clear=False).held():
-            if marker_path(dest).exists():
+            if os.path.exists(marker_path(dest)):
                 msg = (
                     f"{env.path}: a creation of this environment did not finish ({marker_path(dest)}); "
                     "create it again with virtualenv --clear"
@@ -279,7 +291,7 @@ def _locked(env: Environment) -> Iterator[None]:
         raise
 
 
-def convert(path: Path, *, dry_run: bool = False) -> Outcome:
+def convert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
     """Make the environment at ``path`` symlink-safe.
 
     :param path: the environment's folder
@@ -306,7 +318,7 @@ def convert(path: Path, *, dry_run: bool = False) -> Outcome:
     return Outcome(plan, done=True)
 
 
-def revert(path: Path, *, dry_run: bool = False) -> Outcome:
+def revert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
     """Make the environment at ``path`` plain again: its interpreter names symlinks, as virtualenv makes them.
 
     :param path: the environment's folder

@@ -24,15 +24,15 @@ import os
 import threading
 import time
 import weakref
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
-# ``virtualenv-symlink-safe convert`` takes the lock too, and its cost is mostly imports: typing is read only by type
-# checkers, and logging and shutil are imported by the rare paths that need them (virtualenv has logging loaded).
+# ``virtualenv-symlink-safe convert`` takes the lock too, and its cost is mostly imports: paths are strings handled by
+# os.path (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers, and
+# logging and shutil are imported by the rare paths that need them (virtualenv has logging loaded).
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import logging
     from collections.abc import Iterator
-    from pathlib import Path
     from typing import Final
 
 #: Suffixes of the two files kept beside a destination named ``name``: ``.<name><suffix>``.
@@ -58,7 +58,7 @@ class IncompleteEnvironmentError(RuntimeError):
     """The destination holds an environment whose creation was interrupted, and that the creator did not make."""
 
 
-def lock_path(dest: Path) -> Path:
+def lock_path(dest: str | os.PathLike[str]) -> str:
     """Where the lock of ``dest`` lives.
 
     :param dest: the resolved destination
@@ -66,10 +66,10 @@ def lock_path(dest: Path) -> Path:
     :returns: the lock file beside it
 
     """
-    return dest.with_name(f".{dest.name}{LOCK_SUFFIX}")
+    return _beside(dest, LOCK_SUFFIX)
 
 
-def marker_path(dest: Path) -> Path:
+def marker_path(dest: str | os.PathLike[str]) -> str:
     """Where the in-progress marker of ``dest`` lives.
 
     :param dest: the resolved destination
@@ -77,7 +77,12 @@ def marker_path(dest: Path) -> Path:
     :returns: the marker file beside it
 
     """
-    return dest.with_name(f".{dest.name}{MARKER_SUFFIX}")
+    return _beside(dest, MARKER_SUFFIX)
+
+
+def _beside(dest: str | os.PathLike[str], suffix: str) -> str:
+    folder, name = os.path.split(os.fspath(dest))
+    return os.path.join(folder, f".{name}{suffix}")
 
 
 class Creation:
@@ -88,8 +93,8 @@ class Creation:
 
     """
 
-    def __init__(self, dest: Path, *, clear: bool) -> None:
-        self.dest = dest
+    def __init__(self, dest: str | os.PathLike[str], *, clear: bool) -> None:
+        self.dest = os.fspath(dest)
         self.clear = clear
         # The open lock file while held, none otherwise; a list the finalizer of rule (2) above can share, since it
         # must not refer to self. Closing the file releases its flock.
@@ -130,7 +135,8 @@ class Creation:
         """End a complete creation: remove the marker, release the lock."""
         try:
             if self._begun:  # a pyvenv.cfg written again later must not clear another creation's marker
-                marker_path(self.dest).unlink(missing_ok=True)
+                with suppress(FileNotFoundError):
+                    os.unlink(marker_path(self.dest))
         finally:
             self._release()
 
@@ -144,7 +150,7 @@ class Creation:
         if abandoned is not None:
             _logger().debug("releasing the lock of an earlier creation of %s that never finished", abandoned.dest)
             abandoned.abort()
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(self.dest), exist_ok=True)
         fd = _open_lock_file(lock_path(self.dest))
         try:
             try:
@@ -171,8 +177,8 @@ class Creation:
     def _settle_interrupted(self) -> bool:
         """Repair or refuse what an interrupted creation left; say whether this creation owns the destination."""
         marker = marker_path(self.dest)
-        starts_empty = not self.dest.exists() or not any(self.dest.iterdir())
-        if not marker.exists():
+        starts_empty = not os.path.exists(self.dest) or not os.listdir(self.dest)
+        if not os.path.exists(marker):
             return self.clear or starts_empty
         left = _read_marker(marker)
         where = f"{self.dest}: an earlier creation (pid {left.get('pid', '?')}, started {left.get('started', '?')})"
@@ -192,12 +198,13 @@ class Creation:
         marker = marker_path(self.dest)
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         text = f"pid = {os.getpid()}\nstarted = {started}\nowned = {'yes' if owned else 'no'}\n"
-        tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(marker)  # whole or absent: a kill while writing must not leave a marker that reads "not owned"
+        tmp = f"{marker}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(tmp, marker)  # whole or absent: a kill while writing must not leave a marker that reads "not owned"
 
 
-def _open_lock_file(path: Path) -> int:
+def _open_lock_file(path: str) -> int:
     """Open the lock file, creating it; read-only where another user made it, since ``flock`` needs no write access.
 
     :param path: the lock file
@@ -216,9 +223,10 @@ def _close_all(held: list[int]) -> None:
         os.close(held.pop())
 
 
-def _read_marker(marker: Path) -> dict[str, str]:
+def _read_marker(marker: str) -> dict[str, str]:
     try:
-        text = marker.read_text(encoding="utf-8")
+        with open(marker, encoding="utf-8") as file:
+            text = file.read()
     except OSError:
         return {}
     pairs = (line.partition("=") for line in text.splitlines())

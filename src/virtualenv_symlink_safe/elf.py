@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
 
 from .stub import stub_resource
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: ``convert`` reads headers, and pays imports
+# ``virtualenv-symlink-safe convert`` reads headers too, and its cost is mostly imports: paths are strings or path
+# objects alike (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import BinaryIO
 
@@ -80,7 +81,7 @@ class ElfHeader:
         return f"{bits} {order} machine {self.machine} flags {self.flags:#x}, {loader}"
 
 
-def read_header(path: Path) -> ElfHeader:
+def read_header(path: str | os.PathLike[str]) -> ElfHeader:
     """Read the ELF identification, machine, flags and loader of an executable.
 
     :param path: the file to read
@@ -91,7 +92,7 @@ def read_header(path: Path) -> ElfHeader:
     :raises OSError: when the file cannot be opened or read
 
     """
-    with path.open("rb") as file:
+    with open(path, "rb") as file:
         ident = file.read(64)
         if len(ident) < _IDENT_SIZE or ident[: len(_MAGIC)] != _MAGIC:
             msg = f"{path} is not an ELF file"
@@ -116,7 +117,7 @@ def read_header(path: Path) -> ElfHeader:
 
 
 def _read_interpreter(  # noqa: PLR0913  # the header fields it needs, read once by the caller
-    file: BinaryIO, path: Path, *, entry: str, phoff: int, phentsize: int, phnum: int
+    file: BinaryIO, path: str | os.PathLike[str], *, entry: str, phoff: int, phentsize: int, phnum: int
 ) -> str | None:
     if phnum == 0:
         return None
@@ -186,7 +187,7 @@ def stub_mismatch(executable: str) -> str | None:
     :returns: the reason, or ``None`` when the stub fits the interpreter or the interpreter cannot be read
 
     """
-    real = Path(os.path.realpath(executable))
+    real = os.path.realpath(executable)
     try:
         theirs = read_header(real)
     except OSError:
