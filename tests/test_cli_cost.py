@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from conftest import Runner
 
 #: Modules a conversion must not import: each cost a bare start's fraction or more (``python -X importtime``).
-HEAVY = ("argparse", "dataclasses", "importlib.resources", "logging", "pathlib", "re", "shutil", "typing", "virtualenv")
+HEAVY = (
+    *("argparse", "contextlib", "dataclasses", "importlib.resources", "logging", "pathlib", "re", "shutil"),
+    *("threading", "typing", "virtualenv"),
+)
 
 _IMPORTED = """
 import sys

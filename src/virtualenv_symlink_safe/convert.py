@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import filecmp
 import os
-from contextlib import contextmanager, suppress
 
 from .environment import (
     BaseUnusable,
@@ -24,11 +23,11 @@ from .environment import (
     major_minor,
     open_environment,
 )
-from .stub import install_stub, stub_resource
+from .stub import install_stub, remove_if_present, stub_resource
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the command's cost is mostly imports
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable
 
     from .environment import Base, Environment
 
@@ -244,17 +243,12 @@ def _add_cfg_line(cfg: str, line: str) -> None:
 
 def _relink(bin_dir: str, name: str, target: str) -> None:
     tmp = os.path.join(bin_dir, f".{name}.symlink-safe-tmp")
-    _remove(tmp)
+    remove_if_present(tmp)
     try:
         os.symlink(target, tmp)
         os.replace(tmp, os.path.join(bin_dir, name))
     finally:
-        _remove(tmp)
-
-
-def _remove(path: str) -> None:
-    with suppress(FileNotFoundError):
-        os.unlink(path)
+        remove_if_present(tmp)
 
 
 class Outcome:
@@ -270,8 +264,8 @@ class Outcome:
         self.done = done
 
 
-@contextmanager
-def _locked(env: Environment) -> Iterator[None]:
+def _locked(env: Environment, work: Callable[[], Outcome]) -> Outcome:
+    """Do ``work`` holding the destination lock, refusing an environment whose creation did not finish."""
     from .creation import Creation, marker_path  # noqa: PLC0415  # imported only when a change is made
 
     dest = os.path.realpath(env.path)
@@ -283,7 +277,7 @@ def _locked(env: Environment) -> Iterator[None]:
                     "create it again with virtualenv --clear"
                 )
                 raise Unfinished(msg)
-            yield
+            return work()
     except OSError as exception:
         if exception.filename and str(exception.filename).endswith(".symlink-safe.lock"):
             msg = f"cannot take the lock {exception.filename}: {exception.strerror}; nothing was changed"
@@ -305,16 +299,19 @@ def convert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
     env = open_environment(path)
     if dry_run:
         return Outcome(plan_convert(env), done=False)
-    with _locked(env):
-        plan = plan_convert(env)  # decided again under the lock: another conversion may have run meanwhile
-        if not plan.changed:
-            return Outcome(plan, done=False)
-        _check_writable(env.bin_dir)
-        if plan.cfg_line:
-            _check_writable(env.path)
-            _add_cfg_line(env.cfg, plan.cfg_line)
-        names = [name for name in env.interpreter_names() if name in plan.changes or name in plan.keep]
-        install_stub(env.bin_dir, names)
+    return _locked(env, lambda: _convert_locked(env))
+
+
+def _convert_locked(env: Environment) -> Outcome:
+    plan = plan_convert(env)  # decided again under the lock: another conversion may have run meanwhile
+    if not plan.changed:
+        return Outcome(plan, done=False)
+    _check_writable(env.bin_dir)
+    if plan.cfg_line:
+        _check_writable(env.path)
+        _add_cfg_line(env.cfg, plan.cfg_line)
+    names = [name for name in env.interpreter_names() if name in plan.changes or name in plan.keep]
+    install_stub(env.bin_dir, names)
     return Outcome(plan, done=True)
 
 
@@ -332,13 +329,16 @@ def revert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
     env = open_environment(path)
     if dry_run:
         return Outcome(plan_revert(env), done=False)
-    with _locked(env):
-        plan = plan_revert(env)
-        if not plan.changed:
-            return Outcome(plan, done=False)
-        _check_writable(env.bin_dir)
-        for name, target in plan.links.items():
-            _relink(env.bin_dir, name, target)
+    return _locked(env, lambda: _revert_locked(env))
+
+
+def _revert_locked(env: Environment) -> Outcome:
+    plan = plan_revert(env)
+    if not plan.changed:
+        return Outcome(plan, done=False)
+    _check_writable(env.bin_dir)
+    for name, target in plan.links.items():
+        _relink(env.bin_dir, name, target)
     return Outcome(plan, done=True)
 
 

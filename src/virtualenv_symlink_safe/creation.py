@@ -19,20 +19,20 @@ environment it did not make.
 
 from __future__ import annotations
 
+import _thread
 import fcntl
 import os
-import threading
 import time
 import weakref
-from contextlib import contextmanager, suppress
 
 # ``virtualenv-symlink-safe convert`` takes the lock too, and its cost is mostly imports: paths are strings handled by
-# os.path (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers, and
-# logging and shutil are imported by the rare paths that need them (virtualenv has logging loaded).
+# os.path (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers, _thread
+# serves for threading and a small class for contextlib, and logging and shutil are imported by the rare paths that
+# need them (virtualenv has logging loaded).
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Iterator
+    from collections.abc import Callable
     from typing import Final
 
 #: Suffixes of the two files kept beside a destination named ``name``: ``.<name><suffix>``.
@@ -45,7 +45,7 @@ MARKER_SUFFIX: Final = ".symlink-safe.incomplete"
 # up (a caller such as tox keeps the failed session alive), or (2) when it is garbage collected (a caller that drops
 # the session). The table holds creations weakly, so that it never keeps one alive for (2).
 _UNFINISHED: weakref.WeakValueDictionary[int, Creation] = weakref.WeakValueDictionary()
-_UNFINISHED_GUARD = threading.Lock()
+_UNFINISHED_GUARD = _thread.allocate_lock()
 
 
 def _logger() -> logging.Logger:
@@ -118,25 +118,22 @@ class Creation:
             raise
         self._begun = True
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self) -> _Holding:
         """Hold the lock for a moment, without marking a creation: to read the destination while no one writes it.
 
         :returns: a context that holds the lock
 
         """
-        self._acquire()
-        try:
-            yield
-        finally:
-            self._release()
+        return _Holding(self._acquire, self._release)
 
     def finish(self) -> None:
         """End a complete creation: remove the marker, release the lock."""
         try:
             if self._begun:  # a pyvenv.cfg written again later must not clear another creation's marker
-                with suppress(FileNotFoundError):
+                try:  # noqa: SIM105  # contextlib.suppress would cost convert its import
                     os.unlink(marker_path(self.dest))
+                except FileNotFoundError:
+                    pass
         finally:
             self._release()
 
@@ -146,7 +143,7 @@ class Creation:
 
     def _acquire(self) -> None:
         with _UNFINISHED_GUARD:
-            abandoned = _UNFINISHED.pop(threading.get_ident(), None)
+            abandoned = _UNFINISHED.pop(_thread.get_ident(), None)
         if abandoned is not None:
             _logger().debug("releasing the lock of an earlier creation of %s that never finished", abandoned.dest)
             abandoned.abort()
@@ -164,7 +161,7 @@ class Creation:
             raise
         self._held.append(fd)
         with _UNFINISHED_GUARD:
-            _UNFINISHED[threading.get_ident()] = self
+            _UNFINISHED[_thread.get_ident()] = self
 
     def _release(self) -> None:
         self._begun = False
@@ -202,6 +199,20 @@ class Creation:
         with open(tmp, "w", encoding="utf-8") as file:
             file.write(text)
         os.replace(tmp, marker)  # whole or absent: a kill while writing must not leave a marker that reads "not owned"
+
+
+class _Holding:
+    """What :meth:`Creation.held` returns: the lock taken on entry, released on exit, whatever the exit."""
+
+    def __init__(self, acquire: Callable[[], None], release: Callable[[], None]) -> None:
+        self._acquire = acquire
+        self._release = release
+
+    def __enter__(self) -> None:
+        self._acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release()
 
 
 def _open_lock_file(path: str) -> int:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from contextlib import suppress
 
 # ``virtualenv-symlink-safe convert`` installs the stub too, and its cost is mostly imports: paths are strings handled
-# by os.path (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers.
+# by os.path (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers, and
+# contextlib is not needed for one try.
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -79,23 +79,31 @@ def _link_or_copy(src: str, dst: str) -> None:
 def _replace(target: str, write: Callable[[str], object]) -> None:
     folder, name = os.path.split(target)
     tmp = os.path.join(folder, f".{name}.symlink-safe-tmp")
-    _remove(tmp)
+    remove_if_present(tmp)
     try:
         write(tmp)
         os.chmod(tmp, 0o755)  # noqa: S103  # an interpreter: everyone runs it, as the one it replaces
         os.replace(tmp, target)
     finally:
-        _remove(tmp)
+        remove_if_present(tmp)
 
 
-def _remove(path: str) -> None:
-    with suppress(FileNotFoundError):
+def remove_if_present(path: str) -> None:
+    """Remove a file, or nothing when it is not there.
+
+    :param path: the file
+
+    """
+    try:  # noqa: SIM105  # contextlib.suppress would cost convert its import
         os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 __all__ = [
     "STUB_NAME",
     "install_stub",
+    "remove_if_present",
     "stub_available",
     "stub_resource",
 ]
