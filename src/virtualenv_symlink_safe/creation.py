@@ -147,7 +147,7 @@ class Creation:
         if abandoned is not None:
             _logger().debug("releasing the lock of an earlier creation of %s that never finished", abandoned.dest)
             abandoned.abort()
-        os.makedirs(os.path.dirname(self.dest), exist_ok=True)
+        os.makedirs(os.path.dirname(self.dest) or os.curdir, exist_ok=True)  # a relative name's folder is ""
         fd = _open_lock_file(lock_path(self.dest))
         try:
             try:
