@@ -2,20 +2,24 @@
 
 Quiet on success (one summary line), ``-v`` for detail, ``-q`` for nothing, errors one line each on standard error,
 colour only on a terminal. Exit statuses are documented in ``docs/reference/cli.rst``.
+
+The usual forms, ``convert ENV...`` or ``revert ENV...`` with ``-q``, ``-v`` or ``-n``, are read by hand: building
+the argparse parser (gettext look-ups, ``shutil`` for the terminal width, regular expressions) cost more than the
+conversion itself. Everything else, help and mistakes included, goes through argparse, which has the final word.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
 
 from .environment import Refused
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the command's cost is mostly imports
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    import argparse
+    from collections.abc import Callable, Sequence
+    from typing import TextIO
 
     from .convert import Outcome
 
@@ -61,6 +65,8 @@ class Output:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse  # noqa: PLC0415  # see the module's docstring
+
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: given after the subcommand they count there, given before it they count from the main parser
     common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="say more (repeatable)")
@@ -77,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         ("revert", "make each environment plain again: its interpreter names symlinks to the base interpreter"),
     ):
         command = commands.add_parser(name, parents=[common], help=summary, description=summary + ".")
-        command.add_argument("envs", nargs="+", metavar="ENV", type=Path, help="an environment's folder")
+        command.add_argument("envs", nargs="+", metavar="ENV", help="an environment's folder")
         command.add_argument("-n", "--dry-run", action="store_true", help="say what would change, change nothing")
     explain = commands.add_parser(
         "explain",
@@ -89,19 +95,47 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_envs(args: argparse.Namespace, out: Output) -> int:
+#: What each option of ``convert`` and ``revert`` adds to the verbosity, or ``None`` for ``--dry-run``.
+_SIMPLE_OPTIONS = {"-v": 1, "--verbose": 1, "-q": -1, "--quiet": -1, "-n": None, "--dry-run": None}
+
+
+def _parse_simple(argv: Sequence[str]) -> tuple[str, list[str], bool, int] | None:
+    """Read ``convert|revert [OPTION]... ENV... [OPTION]...`` as argparse reads it, without building the parser.
+
+    :param argv: the arguments
+
+    :returns: the command, the environments, whether a dry run, the verbosity; ``None`` for any other form (options
+        before the command, combined or abbreviated options, ``--``, names starting with ``-``, options between
+        names), which argparse then reads
+
+    """
+    if not argv or argv[0] not in {"convert", "revert"}:
+        return None
+    rest = argv[1:]
+    options = [arg for arg in rest if arg.startswith("-")]
+    if any(arg not in _SIMPLE_OPTIONS for arg in options):
+        return None
+    at = [index for index, arg in enumerate(rest) if not arg.startswith("-")]
+    if not at or at[-1] - at[0] + 1 != len(at) or "" in rest:
+        return None  # no name, options between names, or an empty name: argparse says what it makes of those
+    steps = [_SIMPLE_OPTIONS[arg] for arg in options]
+    envs = [rest[index] for index in at]
+    return argv[0], envs, None in steps, sum(step for step in steps if step is not None)
+
+
+def _run_envs(command: str, envs: list[str], *, dry_run: bool, out: Output) -> int:
     from .convert import STATUS_UNKNOWN_NAMES, convert, revert  # noqa: PLC0415
 
-    act = convert if args.command == "convert" else revert
-    verb = {"convert": ("Converted", "Would convert"), "revert": ("Reverted", "Would revert")}[args.command]
+    act = convert if command == "convert" else revert
+    verb = {"convert": ("Converted", "Would convert"), "revert": ("Reverted", "Would revert")}[command]
     done: list[Outcome] = []
     unchanged: list[Outcome] = []
     status = 0
-    for env in args.envs:
+    for env in envs:
         try:
-            outcome = act(env, dry_run=args.dry_run)
+            outcome = act(env, dry_run=dry_run)
         except Refused as refusal:
-            where = os.path.abspath(env)  # noqa: PTH100  # the folder as named, links unresolved
+            where = os.path.abspath(env)  # the folder as named, links unresolved
             out.error(str(refusal) if str(refusal).startswith(where) else f"{where}: {refusal}")
             status = status or refusal.status
             continue
@@ -117,9 +151,9 @@ def _run_envs(args: argparse.Namespace, out: Output) -> int:
             status = status or STATUS_UNKNOWN_NAMES
     parts = []
     if done:
-        parts.append(f"{verb[args.dry_run]} {_count(done)}: {', '.join(str(o.plan.env.path) for o in done)}")
+        parts.append(f"{verb[dry_run]} {_count(done)}: {', '.join(str(o.plan.env.path) for o in done)}")
     if unchanged:
-        state = "already symlink-safe" if args.command == "convert" else "already plain"
+        state = "already symlink-safe" if command == "convert" else "already plain"
         parts.append(f"{state}: {', '.join(str(o.plan.env.path) for o in unchanged)}")
     if parts:
         out.summary("; ".join(parts))
@@ -147,11 +181,11 @@ def _count(outcomes: list[Outcome]) -> str:
     return "1 environment" if len(outcomes) == 1 else f"{len(outcomes)} environments"
 
 
-def _run_explain(args: argparse.Namespace, out: Output) -> int:
+def _run_explain(path: str, out: Output) -> int:
     from .explain import explain  # noqa: PLC0415
 
     try:
-        explanation = explain(args.path)
+        explanation = explain(path)
     except Refused as refusal:
         out.error(str(refusal))
         return refusal.status
@@ -173,8 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     :returns: the exit status
 
     """
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if (simple := _parse_simple(arguments)) is not None:
+        command, envs, dry_run, verbosity = simple
+        return _guarded(lambda: _run_envs(command, envs, dry_run=dry_run, out=Output(verbosity)))
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.version:
         from . import __version__  # noqa: PLC0415
 
@@ -185,8 +223,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: a command is required: convert, revert or explain", file=sys.stderr)  # noqa: T201
         return 2
     out = Output(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
+    if args.command == "explain":
+        return _guarded(lambda: _run_explain(args.path, out))
+    return _guarded(lambda: _run_envs(args.command, args.envs, dry_run=args.dry_run, out=out))
+
+
+def _guarded(run: Callable[[], int]) -> int:
     try:
-        return _run_explain(args, out) if args.command == "explain" else _run_envs(args, out)
+        return run()
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return STATUS_FAILED

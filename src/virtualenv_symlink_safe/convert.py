@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import filecmp
 import os
-import re
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from importlib.resources import as_file
-from typing import TYPE_CHECKING
 
 from .environment import (
     BaseUnusable,
@@ -25,13 +20,14 @@ from .environment import (
     is_executable_file,
     is_interpreter_name,
     is_stub,
+    major_minor,
     open_environment,
 )
-from .stub import install_stub, stub_resource
+from .stub import install_stub, remove_if_present, stub_resource
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the command's cost is mostly imports
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
+    from collections.abc import Callable
 
     from .environment import Base, Environment
 
@@ -39,22 +35,27 @@ if TYPE_CHECKING:
 STATUS_UNKNOWN_NAMES = 9
 
 
-@dataclass
 class Plan:
-    """What ``convert`` or ``revert`` does to one environment."""
+    """What ``convert`` or ``revert`` does to one environment.
 
-    env: Environment
-    base: Base
-    changes: dict[str, str] = field(default_factory=dict)
-    """Each name to change, with what it is now."""
-    keep: list[str] = field(default_factory=list)
-    """Names already as wanted, rewritten along with the changed ones so they stay one file."""
-    unknown: dict[str, str] = field(default_factory=dict)
-    """Names left alone because they are neither the base nor a stub, with what they are."""
-    cfg_line: str | None = None
-    """A line ``convert`` adds to ``pyvenv.cfg`` so the stub finds the interpreter the environment runs on now."""
-    links: dict[str, str] = field(default_factory=dict)
-    """For ``revert``: each name and the target of the symlink it becomes."""
+    :param env: the environment
+    :param base: its base interpreter
+
+    """
+
+    def __init__(self, env: Environment, base: Base) -> None:
+        self.env = env
+        self.base = base
+        #: Each name to change, with what it is now.
+        self.changes: dict[str, str] = {}
+        #: Names already as wanted, rewritten along with the changed ones so they stay one file.
+        self.keep: list[str] = []
+        #: Names left alone because they are neither the base nor a stub, with what they are.
+        self.unknown: dict[str, str] = {}
+        #: A line ``convert`` adds to ``pyvenv.cfg`` so the stub finds the interpreter the environment runs on now.
+        self.cfg_line: str | None = None
+        #: For ``revert``: each name and the target of the symlink it becomes.
+        self.links: dict[str, str] = {}
 
     @property
     def changed(self) -> bool:
@@ -76,8 +77,8 @@ def _same_bytes(a: str, b: str) -> bool:
         return False
 
 
-def _describe(path: Path) -> str:
-    if path.is_symlink():
+def _describe(path: str) -> str:
+    if os.path.islink(path):
         return f"a symlink to {os.readlink(path)}"
     return "a file"
 
@@ -87,35 +88,41 @@ def _facts(env: Environment, base: Base) -> tuple[str, tuple[int, ...]]:
     real = os.path.basename(os.path.realpath(base.path))
     implementation = env.keys.get("implementation") or ("PyPy" if real.startswith("pypy") else "CPython")
     implementation = {"cpython": "CPython", "pypy": "PyPy"}.get(implementation.lower(), implementation)
-    for text in (env.keys.get("version_info", ""), env.keys.get("version", ""), re.sub(r"^\D+", "", real)):
-        if match := re.match(r"(\d+)\.(\d+)", text):
-            return implementation, (int(match[1]), int(match[2]))
+    digits = next((index for index, char in enumerate(real) if char.isdecimal()), len(real))
+    for text in (env.keys.get("version_info", ""), env.keys.get("version", ""), real[digits:]):
+        if (version := major_minor(text)) is not None:
+            return implementation, version
     msg = f"cannot tell the version of {base.path} from {env.cfg} or its name; add version = X.Y to {env.cfg}"
     raise Unserved(msg)
 
 
-def _first_hop_out(path: Path) -> str:
+def _first_hop_out(path: str) -> str:
     """Follow links within ``bin/`` to the first target outside it, made absolute: what the creator linked to."""
     step = path
     for _ in range(40):
-        if not step.is_symlink():
+        if not os.path.islink(step):
             break
-        step = step.parent / os.readlink(step)
-        if step.parent != path.parent:
+        step = os.path.join(os.path.dirname(step), os.readlink(step))
+        if _parts(os.path.dirname(step)) != _parts(os.path.dirname(path)):
             break
     return os.path.normpath(step)
 
 
+def _parts(path: str) -> list[str]:
+    """Split a path as pathlib compares paths: empty and ``.`` components dropped, ``..`` kept, as links need."""
+    return ["/" if path.startswith("/") else "", *(part for part in path.split("/") if part not in {"", "."})]
+
+
 def _origin(env: Environment, name: str, base_real: str) -> str | None:
     """Where a name that is not a stub comes from: the real file it links to, or a file in ``home`` it copies."""
-    path = env.bin_dir / name
-    if path.is_symlink():
-        return _first_hop_out(path) if is_executable_file(str(path)) else None
+    path = os.path.join(env.bin_dir, name)
+    if os.path.islink(path):
+        return _first_hop_out(path) if is_executable_file(path) else None
     home = env.keys.get("home", "")
     entries = sorted(os.listdir(home)) if home and os.path.isdir(home) else []
     candidates = [os.path.join(home, entry) for entry in entries if is_interpreter_name(entry)]
     for candidate in candidates:
-        if candidate != base_real and is_executable_file(candidate) and _same_bytes(str(path), candidate):
+        if candidate != base_real and is_executable_file(candidate) and _same_bytes(path, candidate):
             return candidate
     return None
 
@@ -139,20 +146,20 @@ def plan_convert(env: Environment) -> Plan:
     if not env.interpreter_names():
         msg = f"{env.path} has no interpreter in bin/ (no python, python3 or pypy3 there)"
         raise NotAnEnvironment(msg)
-    with as_file(stub_resource()) as ours:
-        others: dict[str, str] = {}
-        for name in env.interpreter_names():
-            path = env.bin_dir / name
-            if is_stub(path):
-                if not path.is_symlink() and _same_bytes(str(path), str(ours)):
-                    plan.keep.append(name)
-                else:
-                    plan.changes[name] = "the stub of another version" if not path.is_symlink() else _describe(path)
-            elif _same_file(str(path), base_real) or _same_bytes(str(path), base_real):
-                what = "a symlink to" if path.is_symlink() else "a copy of"
-                plan.changes[name] = f"{what} the base interpreter {base.path}"
+    ours = stub_resource()
+    others: dict[str, str] = {}
+    for name in env.interpreter_names():
+        path = os.path.join(env.bin_dir, name)
+        if is_stub(path):
+            if not os.path.islink(path) and _same_bytes(path, ours):
+                plan.keep.append(name)
             else:
-                others[name] = _describe(path)
+                plan.changes[name] = "the stub of another version" if not os.path.islink(path) else _describe(path)
+        elif _same_file(path, base_real) or _same_bytes(path, base_real):
+            what = "a symlink to" if os.path.islink(path) else "a copy of"
+            plan.changes[name] = f"{what} the base interpreter {base.path}"
+        else:
+            others[name] = _describe(path)
     if others and base.key == "home" and not base.through:
         others = _adopt_origin(plan, others, base_real)
     for name, what in others.items():
@@ -181,7 +188,7 @@ def _adopt_origin(plan: Plan, others: dict[str, str], base_real: str) -> dict[st
     origin = next(origin for origin in origins.values() if origin)
     plan.cfg_line = f"base-executable = {origin}"
     for name, what in others.items():
-        how = what if (env.bin_dir / name).is_symlink() else f"a copy of {origin}"
+        how = what if os.path.islink(os.path.join(env.bin_dir, name)) else f"a copy of {origin}"
         plan.changes[name] = f"{how}, the interpreter the environment runs on"
     plan.base = type(plan.base)(origin, "base-executable", env.cfg)
     return {}
@@ -202,8 +209,8 @@ def plan_revert(env: Environment) -> Plan:
     """
     base = env.base()
     plan = Plan(env, base)
-    stubs = [name for name in env.interpreter_names() if not (env.bin_dir / name).is_symlink()]
-    stubs = [name for name in stubs if is_stub(env.bin_dir / name)]
+    stubs = [name for name in env.interpreter_names() if not os.path.islink(os.path.join(env.bin_dir, name))]
+    stubs = [name for name in stubs if is_stub(os.path.join(env.bin_dir, name))]
     pypy = _facts(env, base)[0] == "PyPy"
     ordered = sorted(stubs) if pypy else sorted(stubs, key=lambda name: name != "python")
     for index, name in enumerate(ordered):
@@ -212,59 +219,65 @@ def plan_revert(env: Environment) -> Plan:
     return plan
 
 
-def _check_writable(folder: Path) -> None:
+def _check_writable(folder: str) -> None:
     """Create and remove a file in ``folder``: permissions, read-only mounts and immutable flags all show."""
-    probe = folder / f".symlink-safe-probe-{os.getpid()}"
+    probe = os.path.join(folder, f".symlink-safe-probe-{os.getpid()}")
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exception:
         msg = f"{folder} is not writable: {exception.strerror}; nothing was changed"
         raise NotWritable(msg) from None
     os.close(fd)
-    probe.unlink()
+    os.unlink(probe)
 
 
-def _add_cfg_line(cfg: Path, line: str) -> None:
-    text = cfg.read_text(encoding="utf-8", errors="surrogateescape")
-    tmp = cfg.with_name(f".{cfg.name}.symlink-safe-tmp")
-    tmp.write_text(f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}{line}\n", errors="surrogateescape")
-    tmp.chmod(cfg.stat().st_mode & 0o7777)
-    tmp.replace(cfg)
+def _add_cfg_line(cfg: str, line: str) -> None:
+    with open(cfg, encoding="utf-8", errors="surrogateescape") as file:
+        text = file.read()
+    tmp = os.path.join(os.path.dirname(cfg), f".{os.path.basename(cfg)}.symlink-safe-tmp")
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as file:
+        file.write(f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}{line}\n")
+    os.chmod(tmp, os.stat(cfg).st_mode & 0o7777)
+    os.replace(tmp, cfg)
 
 
-def _relink(bin_dir: Path, name: str, target: str) -> None:
-    tmp = bin_dir / f".{name}.symlink-safe-tmp"
-    tmp.unlink(missing_ok=True)
+def _relink(bin_dir: str, name: str, target: str) -> None:
+    tmp = os.path.join(bin_dir, f".{name}.symlink-safe-tmp")
+    remove_if_present(tmp)
     try:
-        tmp.symlink_to(target)
-        tmp.replace(bin_dir / name)
+        os.symlink(target, tmp)
+        os.replace(tmp, os.path.join(bin_dir, name))
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_if_present(tmp)
 
 
-@dataclass
 class Outcome:
-    """What happened to one environment."""
+    """What happened to one environment.
 
-    plan: Plan
-    done: bool
-    """Whether files were changed (``False`` for a dry run or when nothing was to do)."""
+    :param plan: what was decided
+    :param done: whether files were changed (``False`` for a dry run or when nothing was to do)
+
+    """
+
+    def __init__(self, plan: Plan, *, done: bool) -> None:
+        self.plan = plan
+        self.done = done
 
 
-@contextmanager
-def _locked(env: Environment) -> Iterator[None]:
+def _locked(env: Environment, work: Callable[[], Outcome]) -> Outcome:
+    """Do ``work`` holding the destination lock, refusing an environment whose creation did not finish."""
     from .creation import Creation, marker_path  # noqa: PLC0415  # imported only when a change is made
 
-    dest = env.path.resolve()
+    dest = os.path.realpath(env.path)
     try:
         with Creation(dest, clear=False).held():
-            if marker_path(dest).exists():
+            if os.path.exists(marker_path(dest)):
                 msg = (
                     f"{env.path}: a creation of this environment did not finish ({marker_path(dest)}); "
                     "create it again with virtualenv --clear"
                 )
                 raise Unfinished(msg)
-            yield
+            return work()
     except OSError as exception:
         if exception.filename and str(exception.filename).endswith(".symlink-safe.lock"):
             msg = f"cannot take the lock {exception.filename}: {exception.strerror}; nothing was changed"
@@ -272,7 +285,7 @@ def _locked(env: Environment) -> Iterator[None]:
         raise
 
 
-def convert(path: Path, *, dry_run: bool = False) -> Outcome:
+def convert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
     """Make the environment at ``path`` symlink-safe.
 
     :param path: the environment's folder
@@ -286,20 +299,23 @@ def convert(path: Path, *, dry_run: bool = False) -> Outcome:
     env = open_environment(path)
     if dry_run:
         return Outcome(plan_convert(env), done=False)
-    with _locked(env):
-        plan = plan_convert(env)  # decided again under the lock: another conversion may have run meanwhile
-        if not plan.changed:
-            return Outcome(plan, done=False)
-        _check_writable(env.bin_dir)
-        if plan.cfg_line:
-            _check_writable(env.path)
-            _add_cfg_line(env.cfg, plan.cfg_line)
-        names = [name for name in env.interpreter_names() if name in plan.changes or name in plan.keep]
-        install_stub(env.bin_dir, names)
+    return _locked(env, lambda: _convert_locked(env))
+
+
+def _convert_locked(env: Environment) -> Outcome:
+    plan = plan_convert(env)  # decided again under the lock: another conversion may have run meanwhile
+    if not plan.changed:
+        return Outcome(plan, done=False)
+    _check_writable(env.bin_dir)
+    if plan.cfg_line:
+        _check_writable(env.path)
+        _add_cfg_line(env.cfg, plan.cfg_line)
+    names = [name for name in env.interpreter_names() if name in plan.changes or name in plan.keep]
+    install_stub(env.bin_dir, names)
     return Outcome(plan, done=True)
 
 
-def revert(path: Path, *, dry_run: bool = False) -> Outcome:
+def revert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
     """Make the environment at ``path`` plain again: its interpreter names symlinks, as virtualenv makes them.
 
     :param path: the environment's folder
@@ -313,13 +329,16 @@ def revert(path: Path, *, dry_run: bool = False) -> Outcome:
     env = open_environment(path)
     if dry_run:
         return Outcome(plan_revert(env), done=False)
-    with _locked(env):
-        plan = plan_revert(env)
-        if not plan.changed:
-            return Outcome(plan, done=False)
-        _check_writable(env.bin_dir)
-        for name, target in plan.links.items():
-            _relink(env.bin_dir, name, target)
+    return _locked(env, lambda: _revert_locked(env))
+
+
+def _revert_locked(env: Environment) -> Outcome:
+    plan = plan_revert(env)
+    if not plan.changed:
+        return Outcome(plan, done=False)
+    _check_writable(env.bin_dir)
+    for name, target in plan.links.items():
+        _relink(env.bin_dir, name, target)
     return Outcome(plan, done=True)
 
 

@@ -19,21 +19,21 @@ environment it did not make.
 
 from __future__ import annotations
 
+import _thread
 import fcntl
-import logging
 import os
-import shutil
-import threading
 import time
 import weakref
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final
 
+# ``virtualenv-symlink-safe convert`` takes the lock too, and its cost is mostly imports: paths are strings handled by
+# os.path (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers, _thread
+# serves for threading and a small class for contextlib, and logging and shutil are imported by the rare paths that
+# need them (virtualenv has logging loaded).
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
-
-LOGGER: Final = logging.getLogger(__name__)
+    import logging
+    from collections.abc import Callable
+    from typing import Final
 
 #: Suffixes of the two files kept beside a destination named ``name``: ``.<name><suffix>``.
 LOCK_SUFFIX: Final = ".symlink-safe.lock"
@@ -45,14 +45,20 @@ MARKER_SUFFIX: Final = ".symlink-safe.incomplete"
 # up (a caller such as tox keeps the failed session alive), or (2) when it is garbage collected (a caller that drops
 # the session). The table holds creations weakly, so that it never keeps one alive for (2).
 _UNFINISHED: weakref.WeakValueDictionary[int, Creation] = weakref.WeakValueDictionary()
-_UNFINISHED_GUARD = threading.Lock()
+_UNFINISHED_GUARD = _thread.allocate_lock()
+
+
+def _logger() -> logging.Logger:
+    import logging  # noqa: PLC0415  # see the imports above
+
+    return logging.getLogger(__name__)
 
 
 class IncompleteEnvironmentError(RuntimeError):
     """The destination holds an environment whose creation was interrupted, and that the creator did not make."""
 
 
-def lock_path(dest: Path) -> Path:
+def lock_path(dest: str | os.PathLike[str]) -> str:
     """Where the lock of ``dest`` lives.
 
     :param dest: the resolved destination
@@ -60,10 +66,10 @@ def lock_path(dest: Path) -> Path:
     :returns: the lock file beside it
 
     """
-    return dest.with_name(f".{dest.name}{LOCK_SUFFIX}")
+    return _beside(dest, LOCK_SUFFIX)
 
 
-def marker_path(dest: Path) -> Path:
+def marker_path(dest: str | os.PathLike[str]) -> str:
     """Where the in-progress marker of ``dest`` lives.
 
     :param dest: the resolved destination
@@ -71,7 +77,12 @@ def marker_path(dest: Path) -> Path:
     :returns: the marker file beside it
 
     """
-    return dest.with_name(f".{dest.name}{MARKER_SUFFIX}")
+    return _beside(dest, MARKER_SUFFIX)
+
+
+def _beside(dest: str | os.PathLike[str], suffix: str) -> str:
+    folder, name = os.path.split(os.fspath(dest))
+    return os.path.join(folder, f".{name}{suffix}")
 
 
 class Creation:
@@ -82,8 +93,8 @@ class Creation:
 
     """
 
-    def __init__(self, dest: Path, *, clear: bool) -> None:
-        self.dest = dest
+    def __init__(self, dest: str | os.PathLike[str], *, clear: bool) -> None:
+        self.dest = os.fspath(dest)
         self.clear = clear
         # The open lock file while held, none otherwise; a list the finalizer of rule (2) above can share, since it
         # must not refer to self. Closing the file releases its flock.
@@ -107,24 +118,22 @@ class Creation:
             raise
         self._begun = True
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self) -> _Holding:
         """Hold the lock for a moment, without marking a creation: to read the destination while no one writes it.
 
         :returns: a context that holds the lock
 
         """
-        self._acquire()
-        try:
-            yield
-        finally:
-            self._release()
+        return _Holding(self._acquire, self._release)
 
     def finish(self) -> None:
         """End a complete creation: remove the marker, release the lock."""
         try:
             if self._begun:  # a pyvenv.cfg written again later must not clear another creation's marker
-                marker_path(self.dest).unlink(missing_ok=True)
+                try:  # noqa: SIM105  # contextlib.suppress would cost convert its import
+                    os.unlink(marker_path(self.dest))
+                except FileNotFoundError:
+                    pass
         finally:
             self._release()
 
@@ -134,24 +143,25 @@ class Creation:
 
     def _acquire(self) -> None:
         with _UNFINISHED_GUARD:
-            abandoned = _UNFINISHED.pop(threading.get_ident(), None)
+            abandoned = _UNFINISHED.pop(_thread.get_ident(), None)
         if abandoned is not None:
-            LOGGER.debug("releasing the lock of an earlier creation of %s that never finished", abandoned.dest)
+            _logger().debug("releasing the lock of an earlier creation of %s that never finished", abandoned.dest)
             abandoned.abort()
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(self.dest) or os.curdir, exist_ok=True)  # a relative name's folder is ""
         fd = _open_lock_file(lock_path(self.dest))
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                LOGGER.info("waiting for another creation of %s to finish (lock %s)", self.dest, lock_path(self.dest))
+                where = lock_path(self.dest)
+                _logger().info("waiting for another creation of %s to finish (lock %s)", self.dest, where)
                 fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
             os.close(fd)
             raise
         self._held.append(fd)
         with _UNFINISHED_GUARD:
-            _UNFINISHED[threading.get_ident()] = self
+            _UNFINISHED[_thread.get_ident()] = self
 
     def _release(self) -> None:
         self._begun = False
@@ -164,16 +174,18 @@ class Creation:
     def _settle_interrupted(self) -> bool:
         """Repair or refuse what an interrupted creation left; say whether this creation owns the destination."""
         marker = marker_path(self.dest)
-        starts_empty = not self.dest.exists() or not any(self.dest.iterdir())
-        if not marker.exists():
+        starts_empty = not os.path.exists(self.dest) or not os.listdir(self.dest)
+        if not os.path.exists(marker):
             return self.clear or starts_empty
         left = _read_marker(marker)
         where = f"{self.dest}: an earlier creation (pid {left.get('pid', '?')}, started {left.get('started', '?')})"
         if self.clear or starts_empty:
-            LOGGER.info("%s did not finish, creating it anew", where)
+            _logger().info("%s did not finish, creating it anew", where)
             return True
         if left.get("owned") == "yes":
-            LOGGER.warning("%s did not finish; removing what it left and creating it anew", where)
+            _logger().warning("%s did not finish; removing what it left and creating it anew", where)
+            import shutil  # noqa: PLC0415  # see the imports above
+
             shutil.rmtree(self.dest)
             return True
         msg = f"{where} did not finish, and the folder held files before it began; run again with --clear to recreate"
@@ -183,12 +195,27 @@ class Creation:
         marker = marker_path(self.dest)
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         text = f"pid = {os.getpid()}\nstarted = {started}\nowned = {'yes' if owned else 'no'}\n"
-        tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(marker)  # whole or absent: a kill while writing must not leave a marker that reads "not owned"
+        tmp = f"{marker}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(tmp, marker)  # whole or absent: a kill while writing must not leave a marker that reads "not owned"
 
 
-def _open_lock_file(path: Path) -> int:
+class _Holding:
+    """What :meth:`Creation.held` returns: the lock taken on entry, released on exit, whatever the exit."""
+
+    def __init__(self, acquire: Callable[[], None], release: Callable[[], None]) -> None:
+        self._acquire = acquire
+        self._release = release
+
+    def __enter__(self) -> None:
+        self._acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release()
+
+
+def _open_lock_file(path: str) -> int:
     """Open the lock file, creating it; read-only where another user made it, since ``flock`` needs no write access.
 
     :param path: the lock file
@@ -207,9 +234,10 @@ def _close_all(held: list[int]) -> None:
         os.close(held.pop())
 
 
-def _read_marker(marker: Path) -> dict[str, str]:
+def _read_marker(marker: str) -> dict[str, str]:
     try:
-        text = marker.read_text(encoding="utf-8")
+        with open(marker, encoding="utf-8") as file:
+            text = file.read()
     except OSError:
         return {}
     pairs = (line.partition("=") for line in text.splitlines())

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
-from importlib.resources import as_file
-from pathlib import Path
-from typing import BinaryIO
 
 from .stub import stub_resource
+
+# ``virtualenv-symlink-safe convert`` reads headers too, and its cost is mostly imports: paths are strings or path
+# objects alike (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 _MAGIC = b"\x7fELF"
 _IDENT_SIZE = 16
@@ -30,20 +32,42 @@ class ElfError(ValueError):
     """The file is not an ELF file this module can read: truncated, not ELF, or out of bounds."""
 
 
-@dataclass(frozen=True)
 class ElfHeader:
-    """The fields of an executable that decide which wheels and libraries fit it."""
+    """The fields of an executable that decide which wheels and libraries fit it; equal when all fields are.
 
-    elf_class: int
-    """``EI_CLASS``: 1 for 32-bit, 2 for 64-bit."""
-    encoding: int
-    """``EI_DATA``: 1 for little endian, 2 for big endian."""
-    machine: int
-    """``e_machine``, e.g. 62 for x86-64, 40 for ARM, 183 for AArch64."""
-    flags: int
-    """``e_flags``: processor specific, e.g. the ARM hard-float ABI bit."""
-    interpreter: str | None
-    """The ``PT_INTERP`` loader path, ``None`` for a statically linked file."""
+    Written out rather than made by ``dataclasses``, whose import costs ``convert`` more than reading the headers.
+
+    :param elf_class: ``EI_CLASS``: 1 for 32-bit, 2 for 64-bit
+    :param encoding: ``EI_DATA``: 1 for little endian, 2 for big endian
+    :param machine: ``e_machine``, e.g. 62 for x86-64, 40 for ARM, 183 for AArch64
+    :param flags: ``e_flags``: processor specific, e.g. the ARM hard-float ABI bit
+    :param interpreter: the ``PT_INTERP`` loader path, ``None`` for a statically linked file
+
+    """
+
+    __slots__ = ("elf_class", "encoding", "flags", "interpreter", "machine")
+
+    def __init__(self, elf_class: int, encoding: int, machine: int, flags: int, interpreter: str | None) -> None:
+        self.elf_class = elf_class
+        self.encoding = encoding
+        self.machine = machine
+        self.flags = flags
+        self.interpreter = interpreter
+
+    def _fields(self) -> tuple[int, int, int, int, str | None]:
+        return self.elf_class, self.encoding, self.machine, self.flags, self.interpreter
+
+    def __eq__(self, other: object) -> bool:
+        """Compare all fields, as tests and callers compare a header read with one expected."""
+        return self._fields() == other._fields() if isinstance(other, ElfHeader) else NotImplemented
+
+    def __hash__(self) -> int:
+        """Hash all fields, consistent with equality."""
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        """Show the fields as the constructor takes them, for test failures."""
+        return "ElfHeader({}, {}, {}, {:#x}, {!r})".format(*self._fields())
 
     def describe(self) -> str:
         """Describe the header in a few words, for error messages.
@@ -57,7 +81,7 @@ class ElfHeader:
         return f"{bits} {order} machine {self.machine} flags {self.flags:#x}, {loader}"
 
 
-def read_header(path: Path) -> ElfHeader:
+def read_header(path: str | os.PathLike[str]) -> ElfHeader:
     """Read the ELF identification, machine, flags and loader of an executable.
 
     :param path: the file to read
@@ -68,7 +92,7 @@ def read_header(path: Path) -> ElfHeader:
     :raises OSError: when the file cannot be opened or read
 
     """
-    with path.open("rb") as file:
+    with open(path, "rb") as file:
         ident = file.read(64)
         if len(ident) < _IDENT_SIZE or ident[: len(_MAGIC)] != _MAGIC:
             msg = f"{path} is not an ELF file"
@@ -93,7 +117,7 @@ def read_header(path: Path) -> ElfHeader:
 
 
 def _read_interpreter(  # noqa: PLR0913  # the header fields it needs, read once by the caller
-    file: BinaryIO, path: Path, *, entry: str, phoff: int, phentsize: int, phnum: int
+    file: BinaryIO, path: str | os.PathLike[str], *, entry: str, phoff: int, phentsize: int, phnum: int
 ) -> str | None:
     if phnum == 0:
         return None
@@ -163,7 +187,7 @@ def stub_mismatch(executable: str) -> str | None:
     :returns: the reason, or ``None`` when the stub fits the interpreter or the interpreter cannot be read
 
     """
-    real = Path(os.path.realpath(executable))
+    real = os.path.realpath(executable)
     try:
         theirs = read_header(real)
     except OSError:
@@ -171,11 +195,10 @@ def stub_mismatch(executable: str) -> str | None:
         return None
     except ElfError as exception:
         return f"cannot read the ELF header of the interpreter {real}: {exception}"
-    with as_file(stub_resource()) as stub:
-        try:
-            ours = read_header(stub)
-        except (OSError, ElfError) as exception:
-            return f"cannot read the ELF header of the compiled stub: {exception}"
+    try:
+        ours = read_header(stub_resource())
+    except (OSError, ElfError) as exception:
+        return f"cannot read the ELF header of the compiled stub: {exception}"
     if (difference := mismatch(ours, theirs)) is not None:
         return f"the compiled stub does not fit {real}: {difference}; build virtualenv-symlink-safe for this platform"
     return None

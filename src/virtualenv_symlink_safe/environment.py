@@ -1,17 +1,20 @@
 """An existing environment read as the stub reads it: its ``pyvenv.cfg``, its base interpreter, its ``bin/`` names.
 
 Nothing here imports virtualenv or starts an interpreter: the ``virtualenv-symlink-safe`` command judges an
-environment from its files alone, so converting one costs little more than starting Python once.
+environment from its files alone, so converting one costs little more than starting Python once. For the same reason
+it imports nothing a bare start has not loaded: paths are strings handled by ``os.path`` (``pathlib`` and the ``re``
+it needs took half a start to import), names and versions are read by hand, the classes are written out rather than
+made by ``dataclasses``, and ``typing`` is read only by type checkers.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
-from dataclasses import dataclass
-from pathlib import Path
-from typing import ClassVar
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 #: The string every stub carries in an ELF note within its first ``STUB_HEAD`` bytes (``src/stub/stub.c``).
 STUB_MARKER = b"virtualenv-symlink-safe stub marker 1"
@@ -23,9 +26,6 @@ MAX_LINK_STEPS = 40
 MAX_NESTING = 8
 #: What Python's ``str.strip()`` removes in the ASCII range, as the stub strips keys and values.
 _SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
-#: The interpreter names an environment's ``bin/`` holds: ``python``, ``python3``, ``python3.12``, ``python3.13t``,
-#: and for PyPy ``pypy``, ``pypy3``, ``pypy3.10``.
-_INTERPRETER_NAME = re.compile(r"(?:python|pypy)(?:3(?:\.\d+t?)?)?")
 
 
 class Refused(Exception):  # noqa: N818  # a refusal, reported in one line with its status, is not an error of ours
@@ -70,38 +70,48 @@ class Unfinished(Refused):
     status = 8
 
 
-@dataclass(frozen=True)
 class Base:
-    """The base interpreter the stub would run for an environment."""
+    """The base interpreter the stub would run for an environment.
 
-    path: str
-    """The path as ``pyvenv.cfg`` gives it (or ``home`` joined with a name)."""
-    key: str
-    """The key it came from: ``base-executable``, ``executable`` or ``home``."""
-    cfg: Path
-    """The ``pyvenv.cfg`` that named it: the environment's own, or a further one when bases were stubs."""
-    through: tuple[str, ...] = ()
-    """Stubs met as bases on the way (rule 3.3), in order."""
+    :param path: the path as ``pyvenv.cfg`` gives it (or ``home`` joined with a name)
+    :param key: the key it came from: ``base-executable``, ``executable`` or ``home``
+    :param cfg: the ``pyvenv.cfg`` that named it: the environment's own, or a further one when bases were stubs
+    :param through: stubs met as bases on the way (rule 3.3), in order
+
+    """
+
+    __slots__ = ("cfg", "key", "path", "through")
+
+    def __init__(self, path: str, key: str, cfg: str, through: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.key = key
+        self.cfg = cfg
+        self.through = through
 
 
-@dataclass(frozen=True)
 class Environment:
-    """An environment on disk with a ``pyvenv.cfg`` and a ``bin/`` folder."""
+    """An environment on disk with a ``pyvenv.cfg`` and a ``bin/`` folder.
 
-    path: Path
-    """The environment's folder, absolute but not resolved."""
-    keys: dict[str, str]
-    """``pyvenv.cfg`` read as CPython and the stub read it: the first value of each key, keys lower case."""
+    :param path: the environment's folder, absolute but not resolved
+    :param keys: ``pyvenv.cfg`` read as CPython and the stub read it: the first value of each key, keys lower case
+
+    """
+
+    __slots__ = ("keys", "path")
+
+    def __init__(self, path: str, keys: dict[str, str]) -> None:
+        self.path = path
+        self.keys = keys
 
     @property
-    def bin_dir(self) -> Path:
+    def bin_dir(self) -> str:
         """The ``bin/`` folder."""
-        return self.path / "bin"
+        return os.path.join(self.path, "bin")
 
     @property
-    def cfg(self) -> Path:
+    def cfg(self) -> str:
         """The ``pyvenv.cfg`` file."""
-        return self.path / "pyvenv.cfg"
+        return os.path.join(self.path, "pyvenv.cfg")
 
     def interpreter_names(self) -> list[str]:
         """List the interpreter names in ``bin/``, ``python`` first, then in name order.
@@ -131,10 +141,37 @@ def is_interpreter_name(name: str) -> bool:
     :returns: ``True`` for an interpreter name
 
     """
-    return _INTERPRETER_NAME.fullmatch(name) is not None
+    # ``python``, ``python3``, ``python3.12``, ``python3.13t``, and for PyPy ``pypy``, ``pypy3``, ``pypy3.10``
+    stem = next((stem for stem in ("python", "pypy") if name.startswith(stem)), None)
+    if stem is None:
+        return False
+    rest = name[len(stem) :]
+    return rest in {"", "3"} or (rest.startswith("3.") and rest[2:].removesuffix("t").isdecimal())
 
 
-def open_environment(path: Path) -> Environment:
+def major_minor(text: str) -> tuple[int, int] | None:
+    """Read the ``X.Y`` a text starts with, as ``pyvenv.cfg`` gives versions (``3.12.1``, ``3.13.0.final.0``).
+
+    :param text: the text
+
+    :returns: the major and minor version, ``None`` when the text does not start with ``X.Y``
+
+    """
+    major = _leading_digits(text)
+    minor = _leading_digits(text[len(major) + 1 :])
+    if major and minor and text[len(major)] == ".":
+        return int(major), int(minor)
+    return None
+
+
+def _leading_digits(text: str) -> str:
+    end = 0
+    while end < len(text) and text[end].isdecimal():
+        end += 1
+    return text[:end]
+
+
+def open_environment(path: str | os.PathLike[str]) -> Environment:
     """Check that ``path`` is a virtual environment of the POSIX layout, and read its ``pyvenv.cfg``.
 
     :param path: the environment's folder
@@ -145,22 +182,22 @@ def open_environment(path: Path) -> Environment:
     :raises ForeignLayout: when it is a conda environment or has the Windows layout
 
     """
-    path = Path(os.path.abspath(path))
-    if not path.exists():
+    path = os.path.abspath(path)
+    if not os.path.exists(path):
         msg = f"{path} does not exist"
         raise NotAnEnvironment(msg)
-    if not path.is_dir():
+    if not os.path.isdir(path):
         msg = f"{path} is not a folder; name the environment's folder, not a file in it"
         raise NotAnEnvironment(msg)
-    cfg = path / "pyvenv.cfg"
-    if not cfg.is_file():
-        if (path / "conda-meta").is_dir():
+    cfg = os.path.join(path, "pyvenv.cfg")
+    if not os.path.isfile(cfg):
+        if os.path.isdir(os.path.join(path, "conda-meta")):
             msg = f"{path} is a conda environment, not a virtual environment (no pyvenv.cfg); conda is not served"
             raise ForeignLayout(msg)
         msg = f"{path} is not a virtual environment: it has no pyvenv.cfg"
         raise NotAnEnvironment(msg)
-    if not (path / "bin").is_dir():
-        if (path / "Scripts").is_dir():
+    if not os.path.isdir(os.path.join(path, "bin")):
+        if os.path.isdir(os.path.join(path, "Scripts")):
             msg = f"{path} has the Windows layout (Scripts/ instead of bin/), which the stub does not serve"
             raise ForeignLayout(msg)
         msg = f"{path} is not a virtual environment: it has no bin/ folder"
@@ -172,7 +209,7 @@ def open_environment(path: Path) -> Environment:
     return Environment(path, keys)
 
 
-def read_cfg(cfg: Path) -> dict[str, str]:
+def read_cfg(cfg: str) -> dict[str, str]:
     """Read ``pyvenv.cfg`` as the stub does (rules 3.1 and 3.4).
 
     :param cfg: the file
@@ -183,7 +220,7 @@ def read_cfg(cfg: Path) -> dict[str, str]:
 
     """
     try:
-        with cfg.open("rb") as file:
+        with open(cfg, "rb") as file:
             data = file.read(MAX_CFG_SIZE + 1)
     except OSError as exception:
         msg = f"cannot read {cfg}: {exception.strerror}"
@@ -202,7 +239,7 @@ def read_cfg(cfg: Path) -> dict[str, str]:
     return keys
 
 
-def is_stub(path: Path | str) -> bool:
+def is_stub(path: str | os.PathLike[str]) -> bool:
     """Tell whether a file (after symlinks) is a stub of any plugin version, as the stub tells it (rule 3.3).
 
     :param path: the file
@@ -237,8 +274,8 @@ def is_executable_file(path: str) -> bool:
 
 def _version(keys: dict[str, str]) -> tuple[int, int] | None:
     for key in ("version_info", "version"):
-        if match := re.match(r"(\d+)\.(\d+)", keys.get(key, "")):
-            return int(match[1]), int(match[2])
+        if (version := major_minor(keys.get(key, ""))) is not None:
+            return version
     return None
 
 
@@ -253,7 +290,7 @@ def _base_in_home(keys: dict[str, str]) -> str | None:
     return None
 
 
-def _base_named(cfg: Path, keys: dict[str, str]) -> tuple[str, str]:
+def _base_named(cfg: str, keys: dict[str, str]) -> tuple[str, str]:
     """Rules 3.1 and 3.2 for one ``pyvenv.cfg``: the key and the usable path it names."""
     for key in ("base-executable", "executable"):
         if key in keys:
@@ -272,7 +309,7 @@ def _base_named(cfg: Path, keys: dict[str, str]) -> tuple[str, str]:
     raise BaseUnusable(msg)
 
 
-def find_base(cfg: Path, keys: dict[str, str]) -> Base:
+def find_base(cfg: str, keys: dict[str, str]) -> Base:
     """Find the base interpreter named by ``pyvenv.cfg``, going on through stubs met as bases (rules 3.1-3.3).
 
     :param cfg: the environment's ``pyvenv.cfg``
@@ -290,7 +327,7 @@ def find_base(cfg: Path, keys: dict[str, str]) -> Base:
         if not is_stub(path):
             return Base(path, key, cfg, tuple(through))
         through.append(path)
-        found = find_cfg(Path(os.path.abspath(path)))
+        found = find_cfg(os.path.abspath(path))
         if found is None:
             msg = f"the base interpreter {path} named in {cfg} is a stub outside any environment"
             raise BaseUnusable(msg)
@@ -315,14 +352,14 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def _cfg_beside(directory: str) -> Path | None:
+def _cfg_beside(directory: str) -> str | None:
     for folder in (os.path.dirname(directory), directory):  # the parent first, as CPython looks
         if os.path.isfile(candidate := os.path.join(folder, "pyvenv.cfg")):
-            return Path(candidate)
+            return candidate
     return None
 
 
-def find_cfg(path: Path) -> tuple[Path, Path, list[str]] | None:
+def find_cfg(path: str) -> tuple[str, str, list[str]] | None:
     """Walk from ``path`` to the first environment met, as the stub does (rules 2.1 to 2.3, without 2.6).
 
     :param path: an absolute path, the first step
@@ -330,14 +367,14 @@ def find_cfg(path: Path) -> tuple[Path, Path, list[str]] | None:
     :returns: the ``pyvenv.cfg`` found, the venv path it gives, and the links followed; ``None`` when none is met
 
     """
-    step, followed = str(path), list[str]()
+    step, followed = path, list[str]()
     for _ in range(MAX_LINK_STEPS + 1):
         lexical = os.path.normpath(step)
         if (lexical == step or _same_file(lexical, step)) and (cfg := _cfg_beside(os.path.dirname(lexical))):
-            return cfg, Path(lexical), followed
+            return cfg, lexical, followed
         real = os.path.realpath(os.path.dirname(step))
         if cfg := _cfg_beside(real):
-            return cfg, Path(real) / os.path.basename(step), followed
+            return cfg, os.path.join(real, os.path.basename(step)), followed
         if not os.path.islink(step):
             return None
         target = os.readlink(step)
@@ -361,6 +398,7 @@ __all__ = [
     "is_executable_file",
     "is_interpreter_name",
     "is_stub",
+    "major_minor",
     "open_environment",
     "read_cfg",
 ]

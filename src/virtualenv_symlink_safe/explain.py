@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .environment import NotAnEnvironment, find_cfg
 
@@ -81,7 +80,6 @@ def _stub_story(path: str, trace: list[str]) -> list[str]:
 
 def _plain_story(path: str, report: dict[str, str]) -> list[str]:
     """Tell what CPython does without a stub: it looks for pyvenv.cfg next to the path only, links unresolved."""
-    absolute = Path(os.path.abspath(path))
     in_env = report["prefix"] != report["base_prefix"]
     story = [
         (
@@ -99,9 +97,9 @@ def _plain_story(path: str, report: dict[str, str]) -> list[str]:
     story.append(
         f"It found none, so it runs as the base interpreter, sys.prefix {report['prefix']}, in no environment."
     )
-    found = find_cfg(absolute)
+    found = find_cfg(os.path.abspath(path))
     if found is not None and found[2]:
-        env = found[0].parent
+        env = os.path.dirname(found[0])
         story.append(
             f"{path} leads through symlinks to {found[1]} in the environment {env}, which is lost this way; "
             f"'virtualenv-symlink-safe convert {env}' makes it survive the symlink."

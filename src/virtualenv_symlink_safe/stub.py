@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import os
-import shutil
-from importlib.resources import as_file, files
-from typing import TYPE_CHECKING
 
+# ``virtualenv-symlink-safe convert`` installs the stub too, and its cost is mostly imports: paths are strings handled
+# by os.path (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers, and
+# contextlib is not needed for one try.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from importlib.abc import Traversable  # importlib.resources.abc from 3.11 on
-    from pathlib import Path
 
 #: File name of the compiled stub inside the installed package.
 STUB_NAME = "symlink-safe-stub"
 _PACKAGE = "virtualenv_symlink_safe"
 
 
-def stub_resource() -> Traversable:
-    """Locate the compiled stub inside the installed package; ``importlib.resources.as_file`` gives its path.
+def stub_resource() -> str:
+    """Locate the compiled stub inside the installed package.
 
-    :returns: the package resource, which may not exist in a build without a compiler
+    An installed wheel holds it next to this module, found without ``importlib.resources`` (whose import costs
+    ``convert`` more than the conversion). Only when it is not there, as in an editable install whose built files
+    live apart from the sources, is the import system asked.
+
+    :returns: its path, which may not exist in a build without a compiler
 
     """
-    return files(_PACKAGE).joinpath(STUB_NAME)
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), STUB_NAME)
+    if os.path.isfile(here):
+        return here
+    from importlib.resources import files  # noqa: PLC0415  # see above
+    from pathlib import Path  # noqa: PLC0415
+
+    found = files(_PACKAGE).joinpath(STUB_NAME)
+    return str(found) if isinstance(found, Path) else here  # an executable must be a real file anyway
 
 
 def stub_available() -> bool:
@@ -32,10 +42,10 @@ def stub_available() -> bool:
     :returns: ``True`` when the build placed the stub next to this module
 
     """
-    return stub_resource().is_file()
+    return os.path.isfile(stub_resource())
 
 
-def install_stub(bin_dir: Path, names: Sequence[str]) -> None:
+def install_stub(bin_dir: str | os.PathLike[str], names: Sequence[str]) -> None:
     """Make every name in ``bin_dir`` the stub: one copy, the other names hard links to it.
 
     Each name is replaced atomically, so a name is either its old file or the stub, never half written.
@@ -46,34 +56,54 @@ def install_stub(bin_dir: Path, names: Sequence[str]) -> None:
     :param names: the interpreter names to install, the first gets the copy
 
     """
-    first = bin_dir / names[0]
-    with as_file(stub_resource()) as stub:
-        _replace(first, lambda tmp: shutil.copyfile(stub, tmp))
+    first = os.path.join(bin_dir, names[0])
+    stub = stub_resource()
+    _replace(first, lambda tmp: _copy(stub, tmp))
     for name in names[1:]:
-        _replace(bin_dir / name, lambda tmp: _link_or_copy(first, tmp))
+        _replace(os.path.join(bin_dir, name), lambda tmp: _link_or_copy(first, tmp))
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
+def _copy(src: str, dst: str) -> None:
+    # The stub is small (tens of KiB), so one read and one write do; shutil would cost more to import than this.
+    with open(src, "rb") as source, open(dst, "wb") as target:
+        target.write(source.read())
+
+
+def _link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)
     except OSError:  # some filesystems refuse hard links; a copy is byte-identical
-        shutil.copyfile(src, dst)
+        _copy(src, dst)
 
 
-def _replace(target: Path, write: Callable[[Path], object]) -> None:
-    tmp = target.with_name(f".{target.name}.symlink-safe-tmp")
-    tmp.unlink(missing_ok=True)
+def _replace(target: str, write: Callable[[str], object]) -> None:
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{name}.symlink-safe-tmp")
+    remove_if_present(tmp)
     try:
         write(tmp)
-        tmp.chmod(0o755)
-        tmp.replace(target)
+        os.chmod(tmp, 0o755)  # noqa: S103  # an interpreter: everyone runs it, as the one it replaces
+        os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_if_present(tmp)
+
+
+def remove_if_present(path: str) -> None:
+    """Remove a file, or nothing when it is not there.
+
+    :param path: the file
+
+    """
+    try:  # noqa: SIM105  # contextlib.suppress would cost convert its import
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 __all__ = [
     "STUB_NAME",
     "install_stub",
+    "remove_if_present",
     "stub_available",
     "stub_resource",
 ]
