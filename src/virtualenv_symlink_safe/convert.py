@@ -296,23 +296,7 @@ def convert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
     :raises Refused: when the environment cannot be converted; nothing was changed
 
     """
-    env = open_environment(path)
-    if dry_run:
-        return Outcome(plan_convert(env), done=False)
-    return _locked(env, lambda: _convert_locked(env))
-
-
-def _convert_locked(env: Environment) -> Outcome:
-    plan = plan_convert(env)  # decided again under the lock: another conversion may have run meanwhile
-    if not plan.changed:
-        return Outcome(plan, done=False)
-    _check_writable(env.bin_dir)
-    if plan.cfg_line:
-        _check_writable(env.path)
-        _add_cfg_line(env.cfg, plan.cfg_line)
-    names = [name for name in env.interpreter_names() if name in plan.changes or name in plan.keep]
-    install_stub(env.bin_dir, names)
-    return Outcome(plan, done=True)
+    return _change(path, plan_convert, _apply_convert, dry_run=dry_run)
 
 
 def revert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
@@ -326,20 +310,42 @@ def revert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
     :raises Refused: when the environment cannot be reverted; nothing was changed
 
     """
+    return _change(path, plan_revert, _apply_revert, dry_run=dry_run)
+
+
+def _change(
+    path: str | os.PathLike[str],
+    plan_for: Callable[[Environment], Plan],
+    apply: Callable[[Environment, Plan], None],
+    *,
+    dry_run: bool,
+) -> Outcome:
     env = open_environment(path)
     if dry_run:
-        return Outcome(plan_revert(env), done=False)
-    return _locked(env, lambda: _revert_locked(env))
+        return Outcome(plan_for(env), done=False)
+
+    def locked() -> Outcome:
+        plan = plan_for(env)  # decided again under the lock: another conversion may have run meanwhile
+        if not plan.changed:
+            return Outcome(plan, done=False)
+        _check_writable(env.bin_dir)
+        apply(env, plan)
+        return Outcome(plan, done=True)
+
+    return _locked(env, locked)
 
 
-def _revert_locked(env: Environment) -> Outcome:
-    plan = plan_revert(env)
-    if not plan.changed:
-        return Outcome(plan, done=False)
-    _check_writable(env.bin_dir)
+def _apply_convert(env: Environment, plan: Plan) -> None:
+    if plan.cfg_line:
+        _check_writable(env.path)
+        _add_cfg_line(env.cfg, plan.cfg_line)
+    names = [name for name in env.interpreter_names() if name in plan.changes or name in plan.keep]
+    install_stub(env.bin_dir, names)
+
+
+def _apply_revert(env: Environment, plan: Plan) -> None:
     for name, target in plan.links.items():
         _relink(env.bin_dir, name, target)
-    return Outcome(plan, done=True)
 
 
 __all__ = [
