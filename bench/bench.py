@@ -307,11 +307,9 @@ def base_of(venv: Path, fallback: str) -> str:
     :returns: the base interpreter's path
 
     """
-    values = {}
-    for line in (venv / "pyvenv.cfg").read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip().lower()] = value.strip()
+    from virtualenv_symlink_safe.environment import read_cfg  # noqa: PLC0415  # the plugin under measurement
+
+    values = read_cfg(str(venv / "pyvenv.cfg"))
     return values.get("base-executable") or values.get("executable") or os.path.realpath(fallback)
 
 

@@ -65,3 +65,18 @@ def test_every_cited_test_shows_on_the_tests_page() -> None:
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.FunctionDef) and node.name in CITED and not ID_NAME.match(node.name):
                 assert any("pytest.mark.contract" in ast.unparse(d) for d in node.decorator_list), node.name
+
+
+def test_python_reads_stubs_with_the_stubs_own_bounds() -> None:
+    """The command's Python model of the stub (``environment.py``) uses the marker and bounds ``stub.c`` defines."""
+    from virtualenv_symlink_safe import environment  # noqa: PLC0415  # the package, not the docs, is under test
+
+    stub = (ROOT / "src" / "stub" / "stub.c").read_text(encoding="utf-8")
+    assert f'#define STUB_MARKER "{environment.STUB_MARKER.decode()}"' in stub
+    assert f"#define STUB_HEAD {environment.STUB_HEAD}" in stub
+    assert f"#define MAX_LINK_STEPS {environment.MAX_LINK_STEPS} " in stub
+    assert f"#define MAX_NESTING {environment.MAX_NESTING} " in stub
+    assert "#define MAX_CFG_SIZE (1024 * 1024)" in stub
+    assert environment.MAX_CFG_SIZE == 1024 * 1024
+    assert "#define MAX_STUB_SIZE (4 * 1024 * 1024)" in stub
+    assert environment.MAX_STUB_SIZE == 4 * 1024 * 1024

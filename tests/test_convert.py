@@ -30,6 +30,7 @@ from test_conformance import (
     check_c12_move_and_copy,
     seed_reproducer,
 )
+from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
 
 if TYPE_CHECKING:
     from conftest import Runner, Target
@@ -45,7 +46,6 @@ UNKNOWN_NAMES = 9
 DID_NOT_START = 10
 
 ORIGINS = ("venv", "venv-copies", "virtualenv-symlinks", "virtualenv-copies", "uv", "symlink-safe")
-STUB_MARKER = b"virtualenv-symlink-safe stub marker 1"
 UV = Path(sys.executable).parent / "uv"
 
 
@@ -93,7 +93,7 @@ def assert_converted(venv: Venv) -> None:
     inodes = {os.lstat(venv.bin / name).st_ino for name in names}
     assert len(inodes) == 1, f"not one file under every name: {names}"
     assert not (venv.bin / "python").is_symlink()
-    assert STUB_MARKER in (venv.bin / "python").read_bytes()[:4096]
+    assert STUB_MARKER in (venv.bin / "python").read_bytes()[:STUB_HEAD]
 
 
 def snapshot(folder: Path) -> dict[str, object]:

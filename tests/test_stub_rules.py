@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import PROBE, RUN_TIMEOUT, Status, newest
+from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -116,8 +117,6 @@ def test_e5_nesting_depth(runner: Runner, target: Target, work: Path) -> None:
 
 
 # Rule 3.3: a stub is recognised by the marker in its first 4 KiB, so a real interpreter costs one short read.
-STUB_MARKER = b"virtualenv-symlink-safe stub marker 1"
-STUB_HEAD = 4096
 
 
 @pytest.mark.contract("rule 3.3")

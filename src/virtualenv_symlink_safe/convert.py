@@ -12,6 +12,7 @@ import filecmp
 import os
 
 from .environment import (
+    MAX_LINK_STEPS,
     BaseUnusable,
     NotAnEnvironment,
     NotWritable,
@@ -22,6 +23,7 @@ from .environment import (
     is_stub,
     major_minor,
     open_environment,
+    same_file,
 )
 from .stub import install_stub, remove_if_present, stub_resource
 
@@ -63,13 +65,6 @@ class Plan:
         return bool(self.changes or self.cfg_line)
 
 
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def _same_bytes(a: str, b: str) -> bool:
     try:
         return filecmp.cmp(a, b, shallow=False)
@@ -99,7 +94,7 @@ def _facts(env: Environment, base: Base) -> tuple[str, tuple[int, ...]]:
 def _first_hop_out(path: str) -> str:
     """Follow links within ``bin/`` to the first target outside it, made absolute: what the creator linked to."""
     step = path
-    for _ in range(40):
+    for _ in range(MAX_LINK_STEPS):
         if not os.path.islink(step):
             break
         step = os.path.join(os.path.dirname(step), os.readlink(step))
@@ -155,7 +150,7 @@ def plan_convert(env: Environment) -> Plan:
                 plan.keep.append(name)
             else:
                 plan.changes[name] = "the stub of another version" if not os.path.islink(path) else _describe(path)
-        elif _same_file(path, base_real) or _same_bytes(path, base_real):
+        elif same_file(path, base_real) or _same_bytes(path, base_real):
             what = "a symlink to" if os.path.islink(path) else "a copy of"
             plan.changes[name] = f"{what} the base interpreter {base.path}"
         else:

@@ -345,7 +345,8 @@ def find_base(cfg: str, keys: dict[str, str]) -> Base:
     raise BaseUnusable(msg)
 
 
-def _same_file(a: str, b: str) -> bool:
+def same_file(a: str, b: str) -> bool:
+    """Tell whether two paths lead to one file; ``False`` when either cannot be reached."""
     try:
         return os.path.samefile(a, b)
     except OSError:
@@ -370,7 +371,7 @@ def find_cfg(path: str) -> tuple[str, str, list[str]] | None:
     step, followed = path, list[str]()
     for _ in range(MAX_LINK_STEPS + 1):
         lexical = os.path.normpath(step)
-        if (lexical == step or _same_file(lexical, step)) and (cfg := _cfg_beside(os.path.dirname(lexical))):
+        if (lexical == step or same_file(lexical, step)) and (cfg := _cfg_beside(os.path.dirname(lexical))):
             return cfg, lexical, followed
         real = os.path.realpath(os.path.dirname(step))
         if cfg := _cfg_beside(real):
@@ -401,4 +402,5 @@ __all__ = [
     "major_minor",
     "open_environment",
     "read_cfg",
+    "same_file",
 ]
