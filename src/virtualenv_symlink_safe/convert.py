@@ -25,7 +25,7 @@ from .environment import (
     open_environment,
     same_file,
 )
-from .stub import install_stub, remove_if_present, stub_resource
+from .stub import install_stub, replace_atomically, stub_resource
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the command's cost is mostly imports
 if TYPE_CHECKING:
@@ -226,24 +226,21 @@ def _check_writable(folder: str) -> None:
     os.unlink(probe)
 
 
+def _symlink_to(target: str) -> Callable[[str], None]:
+    return lambda tmp: os.symlink(target, tmp)
+
+
 def _add_cfg_line(cfg: str, line: str) -> None:
     with open(cfg, encoding="utf-8", errors="surrogateescape") as file:
         text = file.read()
-    tmp = os.path.join(os.path.dirname(cfg), f".{os.path.basename(cfg)}.symlink-safe-tmp")
-    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as file:
-        file.write(f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}{line}\n")
-    os.chmod(tmp, os.stat(cfg).st_mode & 0o7777)
-    os.replace(tmp, cfg)
+    mode = os.stat(cfg).st_mode & 0o7777
 
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as file:
+            file.write(f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}{line}\n")
+        os.chmod(tmp, mode)
 
-def _relink(bin_dir: str, name: str, target: str) -> None:
-    tmp = os.path.join(bin_dir, f".{name}.symlink-safe-tmp")
-    remove_if_present(tmp)
-    try:
-        os.symlink(target, tmp)
-        os.replace(tmp, os.path.join(bin_dir, name))
-    finally:
-        remove_if_present(tmp)
+    replace_atomically(cfg, write)
 
 
 class Outcome:
@@ -340,7 +337,7 @@ def _apply_convert(env: Environment, plan: Plan) -> None:
 
 def _apply_revert(env: Environment, plan: Plan) -> None:
     for name, target in plan.links.items():
-        _relink(env.bin_dir, name, target)
+        replace_atomically(os.path.join(env.bin_dir, name), _symlink_to(target))
 
 
 __all__ = [

@@ -25,6 +25,8 @@ import os
 import time
 import weakref
 
+from .stub import remove_if_present
+
 # ``virtualenv-symlink-safe convert`` takes the lock too, and its cost is mostly imports: paths are strings handled by
 # os.path (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers, _thread
 # serves for threading and a small class for contextlib, and logging and shutil are imported by the rare paths that
@@ -130,10 +132,7 @@ class Creation:
         """End a complete creation: remove the marker, release the lock."""
         try:
             if self._begun:  # a pyvenv.cfg written again later must not clear another creation's marker
-                try:  # noqa: SIM105  # contextlib.suppress would cost convert its import
-                    os.unlink(marker_path(self.dest))
-                except FileNotFoundError:
-                    pass
+                remove_if_present(marker_path(self.dest))
         finally:
             self._release()
 

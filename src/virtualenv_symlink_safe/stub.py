@@ -58,31 +58,40 @@ def install_stub(bin_dir: str | os.PathLike[str], names: Sequence[str]) -> None:
     """
     first = os.path.join(bin_dir, names[0])
     stub = stub_resource()
-    _replace(first, lambda tmp: _copy(stub, tmp))
+    replace_atomically(first, lambda tmp: _copy_executable(stub, tmp))
     for name in names[1:]:
-        _replace(os.path.join(bin_dir, name), lambda tmp: _link_or_copy(first, tmp))
+        replace_atomically(os.path.join(bin_dir, name), lambda tmp: _link_or_copy(first, tmp))
 
 
-def _copy(src: str, dst: str) -> None:
+def _copy_executable(src: str, dst: str) -> None:
     # The stub is small (tens of KiB), so one read and one write do; shutil would cost more to import than this.
     with open(src, "rb") as source, open(dst, "wb") as target:
         target.write(source.read())
+    os.chmod(dst, 0o755)  # noqa: S103  # an interpreter: everyone runs it, as the one it replaces
 
 
 def _link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)
     except OSError:  # some filesystems refuse hard links; a copy is byte-identical
-        _copy(src, dst)
+        _copy_executable(src, dst)
 
 
-def _replace(target: str, write: Callable[[str], object]) -> None:
+def replace_atomically(target: str, write: Callable[[str], object]) -> None:
+    """Replace ``target`` by what ``write`` puts at a temporary path beside it, in one rename.
+
+    Whatever happens, ``target`` is either its old self or the new file, never half written, and no temporary
+    file is left behind.
+
+    :param target: the file to replace (or create)
+    :param write: writes the new file at the path it is given
+
+    """
     folder, name = os.path.split(target)
     tmp = os.path.join(folder, f".{name}.symlink-safe-tmp")
     remove_if_present(tmp)
     try:
         write(tmp)
-        os.chmod(tmp, 0o755)  # noqa: S103  # an interpreter: everyone runs it, as the one it replaces
         os.replace(tmp, target)
     finally:
         remove_if_present(tmp)
@@ -104,6 +113,7 @@ __all__ = [
     "STUB_NAME",
     "install_stub",
     "remove_if_present",
+    "replace_atomically",
     "stub_available",
     "stub_resource",
 ]
