@@ -58,7 +58,8 @@ def recorder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("recorder")
     (folder / "recorder.c").write_text(RECORDER_C)
     program = folder / "recorder"
-    subprocess.run(["cc", "-O1", "-o", program, folder / "recorder.c"], check=True, timeout=RUN_TIMEOUT)
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O1", "-o", program, folder / "recorder.c"], check=True, timeout=RUN_TIMEOUT)
     return program
 
 
@@ -197,7 +198,9 @@ class Layout:
         rng = self.rng
         kind = rng.choice(["file", "file", "file", "folder", "folder", "dangling"])
         if kind == "file":
-            target = rng.choice(self.stubs + self.links) if self.links and rng.random() < 0.5 else rng.choice(self.stubs)
+            target = (
+                rng.choice(self.stubs + self.links) if self.links and rng.random() < 0.5 else rng.choice(self.stubs)
+            )
         elif kind == "folder":
             env = rng.choice(self.stubs).parent
             target = rng.choice([env, env.parent, env.parent.parent, link.parent])
@@ -219,11 +222,11 @@ class Layout:
         for path in self.rng.sample(candidates, min(3, len(candidates))):
             folder, name = os.path.split(path)
             candidates.append(f"{folder}/./{name}")
-            candidates.append(f"{folder}//../{os.path.basename(folder)}/{name}")
+            candidates.append(f"{folder}//../{Path(folder).name}/{name}")
         found = set()
         for path in candidates:
             try:
-                if not any(os.path.samefile(path, stub) for stub in self.stubs):
+                if not any(stub.samefile(path) for stub in self.stubs):
                     continue
             except OSError:
                 continue
@@ -235,7 +238,8 @@ def assert_agree(decision: Decision, ran: Ran, root: Path) -> None:
     assert ran.status == decision.status, (decision, ran)
     if decision.status == 0:
         assert ran.argv is not None, f"the stub did not start the base: {ran}"
-        assert decision.environment is not None and decision.base is not None
+        assert decision.environment is not None
+        assert decision.base is not None
         assert ran.argv == [os.fsencode(decision.environment)], "argv[0] is not the one decided"
         assert ran.exe == os.fsencode(os.path.realpath(root / decision.base)), "another base ran"
         assert decision.message is None
@@ -252,7 +256,7 @@ def test_query_mode_and_the_stub_agree_over_random_layouts(
     statuses: set[int] = set()
     reached = dict.fromkeys(("lexical", "physical", "nested", "ignored", "links", "relative"), 0)
     for seed in range(LAYOUTS):
-        layout = Layout(work / f"layout{seed}", random.Random(seed), recorder)
+        layout = Layout(work / f"layout{seed}", random.Random(seed), recorder)  # noqa: S311  # layouts, not secrets
         layout.build()
         monkeypatch.chdir(layout.root)  # a relative path or base is taken against it, by both runs alike
         for path in layout.invocations():
@@ -339,7 +343,11 @@ def test_query_mode_reports_nested_stubs(recorder: Path, work: Path) -> None:
     inner = environment(work / "inner", f"base-executable = {recorder}\n")
     outer = environment(work / "outer", f"home = {work / 'nowhere'}\nexecutable = {inner}\n")
     decision = decide(outer)
-    assert (decision.environment, decision.cfg, decision.key) == (outer, work / "outer" / "pyvenv.cfg", "base-executable")
+    assert (decision.environment, decision.cfg, decision.key) == (
+        outer,
+        work / "outer" / "pyvenv.cfg",
+        "base-executable",
+    )
     assert (decision.base, decision.nested, decision.steps) == (recorder, (inner,), (outer,))
     assert_agree(decision, run_stub(outer, cwd=work, record_to=work / "record"), work)
 
@@ -378,7 +386,7 @@ def test_query_mode_is_not_honoured_under_privilege(runner: Runner, nobody_targe
         pytest.skip(f"{shared} lies on a file system mounted nosuid, where a setuid stub gains nothing")
     venv = runner.create(nobody_target, shared / "env")
     venv.python.chmod(0o4755)
-    args = [*as_nobody(), venv.python, QUERY_OPTION, venv.python]
+    args: list[str | Path] = [*as_nobody(), venv.python, QUERY_OPTION, venv.python]
     result = subprocess.run(args, capture_output=True, timeout=RUN_TIMEOUT, check=False, env=runner.environ)
     # the stub acts as a stub: the base interpreter gets the option and rejects it, as plain python does
     plain = subprocess.run([nobody_target.exe, QUERY_OPTION, venv.python], capture_output=True, check=False)

@@ -232,7 +232,7 @@ static void trace(const char *a, const char *path_a, const char *b, const char *
 }
 
 /*
- * The query mode (rule 7.3): set by main() when it is asked to report its
+ * The query mode (rule 7.2): set by main() when it is asked to report its
  * decision instead of acting on it.  Then each step of the decision is
  * written on stdout as a record "key=value" ended by a NUL byte, in the
  * order the walk makes them; a path may hold any byte but NUL, so it is
@@ -1037,7 +1037,7 @@ static int decide(char *venv, const char **base, const char *invoked, const stru
 extern char **environ;
 
 /* ---------------------------------------------------------------------------
- * Rule 7.3: the query mode, "stub --symlink-safe-decide PATH".
+ * Rule 7.2: the query mode, "stub --symlink-safe-decide PATH".
  */
 
 #define QUERY_OPTION "--symlink-safe-decide"
@@ -1090,7 +1090,7 @@ int main(int argc, char **argv)
     /* Set by the kernel at exec; reading it costs no system call. */
     privileged = getauxval(AT_SECURE) != 0;
 
-    /* Rule 7.3: report the decision instead of acting on it; not under elevated privileges. */
+    /* Rule 7.2: report the decision instead of acting on it; not under elevated privileges. */
     if (argc == 3 && !privileged && strcmp(argv[1], QUERY_OPTION) == 0)
         return query(argv[2], self);
 

@@ -1,6 +1,6 @@
 """Ask the stub what it decides for an invocation path: the one implementation of contract rules 1 to 3.
 
-The stub, run as ``stub --symlink-safe-decide PATH`` (contract rule 7.3), walks from ``PATH`` exactly as it does when
+The stub, run as ``stub --symlink-safe-decide PATH`` (contract rule 7.2), walks from ``PATH`` exactly as it does when
 started through it, and writes each step of its decision on standard output as a record ``key=value`` ended by a NUL
 byte, instead of starting the base interpreter. :func:`decide` runs it and reads those records, so Python code that
 needs a decision (``convert``, ``explain``) gets the stub's own, never a copy of its rules.
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .environment import Unserved
 from .stub import stub_resource
 
-#: The option that puts the stub in its query mode (contract rule 7.3); plain Python rejects it, exit status 2.
+#: The option that puts the stub in its query mode (contract rule 7.2); plain Python rejects it, exit status 2.
 QUERY_OPTION = "--symlink-safe-decide"
 #: The version of the record format this module reads: the stub's first record is ``format=1``.
 FORMAT = "1"
@@ -85,7 +85,7 @@ def decide(path: str | os.PathLike[str], *, stub: Path | None = None) -> Decisio
         msg = f"cannot ask the stub for its decision: {program} does not exist; this installation has no compiled stub"
         raise StubUnavailable(msg)
     try:
-        result = subprocess.run(  # noqa: S603  # our own stub, with a path as its only argument
+        result = subprocess.run(  # our own stub, with a path as its only argument
             [program.absolute(), QUERY_OPTION, os.fspath(path)], capture_output=True, timeout=TIMEOUT, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exception:
@@ -114,58 +114,74 @@ def _records(output: bytes) -> list[tuple[str, str]]:
     return records
 
 
-def _read(output: bytes, returncode: int) -> Decision:  # noqa: C901  # one branch per record kind
+#: Records that belong to the environment's own walk: those of a stub met as a base (rule 3.3) are not kept.
+_OUTER = frozenset({"walk", "found-by", "environment", "cfg"})
+#: Records whose last value counts: the base is the last one named, after every stub met as a base.
+_LAST = frozenset({"invoked", "key", "base", "message"})
+
+
+@dataclass
+class _Reader:
+    """The records read so far, in the order the stub wrote them."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    steps: list[Path] = field(default_factory=list)
+    ignored: list[tuple[Path, str]] = field(default_factory=list)
+    nested: list[Path] = field(default_factory=list)
+    status: int | None = None
+
+    def add(self, key: str, value: str) -> None:
+        if self.status is not None and key != "message":
+            msg = f"a record {key} after the status"
+            raise ValueError(msg)
+        if key == "status" and value.isdecimal():
+            self.status = int(value)
+        elif key == "nested":
+            self.nested.append(Path(value))
+        elif key == "ignored":
+            self.ignored.append((Path(value), ""))
+        elif key == "why" and self.ignored and not self.ignored[-1][1]:
+            self.ignored[-1] = (self.ignored[-1][0], value)
+        elif key == "walk" and not self.nested:
+            self.steps.append(Path(value))
+        elif key in _LAST or (key in _OUTER and not self.nested):
+            self.fields[key] = value
+        elif key not in _OUTER:
+            msg = f"an unknown record {key}={value[:80]}"
+            raise ValueError(msg)
+
+    def decision(self, returncode: int) -> Decision:
+        fields, status = self.fields, self.status
+        if status is None or "invoked" not in fields:
+            msg = "no status record" if status is None else "no invoked record"
+            raise ValueError(msg)
+        if status != returncode or (status == 0 and "base" not in fields) or (status != 0) != ("message" in fields):
+            msg = f"the records (status={status}) disagree with each other or with the exit status {returncode}"
+            raise ValueError(msg)
+        return Decision(
+            invoked=Path(fields["invoked"]),
+            status=status,
+            message=fields.get("message"),
+            environment=_path(fields.get("environment")),
+            cfg=_path(fields.get("cfg")),
+            key=fields.get("key") if status == 0 else None,
+            base=_path(fields.get("base")) if status == 0 else None,
+            steps=tuple(self.steps),
+            ignored=tuple(self.ignored),
+            nested=tuple(self.nested),
+            found_by=fields.get("found-by"),
+        )
+
+
+def _read(output: bytes, returncode: int) -> Decision:
     records = _records(output)
     if records[0] != ("format", FORMAT):
         msg = f"the first record is {records[0][0]}={records[0][1]}, not format={FORMAT}"
         raise ValueError(msg)
-    fields: dict[str, str] = {}
-    steps: list[Path] = []
-    ignored: list[tuple[Path, str]] = []
-    nested: list[Path] = []
-    status: int | None = None
+    reader = _Reader()
     for key, value in records[1:]:
-        if status is not None and key != "message":
-            msg = f"a record {key} after the status"
-            raise ValueError(msg)
-        if key == "walk":
-            if not nested:
-                steps.append(Path(value))
-        elif key == "ignored":
-            ignored.append((Path(value), ""))
-        elif key == "why" and ignored and not ignored[-1][1]:
-            ignored[-1] = (ignored[-1][0], value)
-        elif key == "nested":
-            nested.append(Path(value))
-        elif key in {"found-by", "environment", "cfg"}:
-            if not nested:
-                fields[key] = value
-        elif key in {"invoked", "key", "base", "message"}:
-            fields[key] = value
-        elif key == "status" and value.isdecimal():
-            status = int(value)
-        else:
-            msg = f"an unknown record {key}={value[:80]}"
-            raise ValueError(msg)
-    if status is None or "invoked" not in fields:
-        msg = "no status record" if status is None else "no invoked record"
-        raise ValueError(msg)
-    if status != returncode or (status == 0 and "base" not in fields) or (status != 0) != ("message" in fields):
-        msg = f"the records (status={status}) disagree with each other or with the exit status"
-        raise ValueError(msg)
-    return Decision(
-        invoked=Path(fields["invoked"]),
-        status=status,
-        message=fields.get("message"),
-        environment=_path(fields.get("environment")),
-        cfg=_path(fields.get("cfg")),
-        key=fields.get("key") if status == 0 else None,
-        base=_path(fields.get("base")) if status == 0 else None,
-        steps=tuple(steps),
-        ignored=tuple(ignored),
-        nested=tuple(nested),
-        found_by=fields.get("found-by"),
-    )
+        reader.add(key, value)
+    return reader.decision(returncode)
 
 
 def _path(value: str | None) -> Path | None:

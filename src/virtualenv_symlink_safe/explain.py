@@ -56,8 +56,7 @@ class _Report:
 
 
 def _program(path: str) -> str:
-    """The file ``path`` names, searched on ``PATH`` when it has no slash, as a shell would; kept as it is written,
-    since a path with a slash is run as it is, never searched."""
+    """Find the file ``path`` names: searched on ``PATH`` when it has no slash, as a shell would, else as written."""
     program = path if os.sep in path else shutil.which(path)
     if program is None:
         msg = f"{path} is not found on PATH"
@@ -71,8 +70,14 @@ def _program(path: str) -> str:
 def _run(program: str) -> tuple[_Report | None, subprocess.CompletedProcess[str]]:
     """Run the program once with the probe; the trace is off, so standard error holds only a failure."""
     environ = {key: value for key, value in os.environ.items() if key != "SYMLINK_SAFE_TRACE"}
-    result = subprocess.run(  # the user named this program to be run  # noqa: S603
-        [program, "-c", _PROBE], env=environ, capture_output=True, text=True, errors="replace", timeout=TIMEOUT, check=False
+    result = subprocess.run(  # the user named this program to be run
+        [program, "-c", _PROBE],
+        env=environ,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=TIMEOUT,
+        check=False,
     )
     if result.returncode != 0:
         return None, result
@@ -131,7 +136,7 @@ def _plain_story(path: str, report: _Report, decision: Decision) -> Iterator[str
 
 
 def _detail(decision: Decision) -> Iterator[str]:
-    """The decision, one step a line, as the stub reported it (``stub --symlink-safe-decide``)."""
+    """Give the decision one step a line, as the stub reported it (``stub --symlink-safe-decide``)."""
     yield f"decision: invoked {decision.invoked}"
     yield from (f"decision: walk {step}" for step in decision.steps)
     yield from (f"decision: ignored {cfg} ({why})" for cfg, why in decision.ignored)
