@@ -361,6 +361,17 @@ def test_query_mode_runs_nothing(recorder: Path, work: Path) -> None:
     assert ran.stdout.endswith(b"status=0\0")
 
 
+@pytest.mark.contract("rule 7.2", "rule 6")
+def test_query_mode_that_cannot_write_says_so(recorder: Path, work: Path) -> None:
+    python = environment(work / "env", f"base-executable = {recorder}\n")
+    with Path("/dev/full").open("wb") as full:
+        result = subprocess.run(
+            [python, QUERY_OPTION, python], stdout=full, stderr=subprocess.PIPE, timeout=RUN_TIMEOUT, check=False
+        )
+    assert result.returncode == Status.EXEC_FAILED
+    assert result.stderr == b"symlink-safe: cannot write the decision on stdout: No space left on device\n"
+
+
 @pytest.mark.contract("rule 7.2", "rule 4.3")
 @pytest.mark.parametrize(
     "args",

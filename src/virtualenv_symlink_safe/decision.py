@@ -41,22 +41,22 @@ class Decision:
     """The invocation path, made absolute against the working directory, not resolved."""
     status: int
     """0 when the stub would start ``base``; else its failure's own exit status, 101 to 111."""
-    message: str | None
+    message: str | None = None
     """The stub's one-line failure message (without the ``symlink-safe:`` prefix); ``None`` when ``status`` is 0."""
-    environment: Path | None
+    environment: Path | None = None
     """The ``argv[0]`` the base would get: the invocation's path inside the environment found."""
-    cfg: Path | None
+    cfg: Path | None = None
     """The environment's ``pyvenv.cfg``: the one that decided the environment (rule 2)."""
-    key: str | None
+    key: str | None = None
     """The key that named ``base``: ``base-executable``, ``executable`` or ``home``, in the last ``pyvenv.cfg``
     read (the environment's own, unless bases were stubs: then the innermost one)."""
-    base: Path | None
+    base: Path | None = None
     """The interpreter the stub would start, never a stub (rule 3.3)."""
-    steps: tuple[Path, ...]
+    steps: tuple[Path, ...] = ()
     """Each step of the walk to the environment (rule 2): the invocation path, then each link's target."""
-    ignored: tuple[tuple[Path, str], ...]
+    ignored: tuple[tuple[Path, str], ...] = ()
     """Each ``pyvenv.cfg`` passed over by rule 2.6 on the way, and why, in the order met."""
-    nested: tuple[Path, ...]
+    nested: tuple[Path, ...] = ()
     """Each stub met as a base on the way to the real one (rule 3.3), as ``pyvenv.cfg`` named it."""
     found_by: str | None = None
     """Which check of rule 2 found the environment: ``lexical`` (CPython finds it too) or ``physical``."""
@@ -86,7 +86,11 @@ def decide(path: str | os.PathLike[str], *, stub: Path | None = None) -> Decisio
         raise StubUnavailable(msg)
     try:
         result = subprocess.run(  # our own stub, with a path as its only argument
-            [program.absolute(), QUERY_OPTION, os.fspath(path)], capture_output=True, timeout=TIMEOUT, check=False
+            [program.absolute(), QUERY_OPTION, os.fspath(path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=TIMEOUT,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exception:
         msg = f"cannot ask the stub {program} for its decision: {exception}"
