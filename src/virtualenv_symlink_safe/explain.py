@@ -170,7 +170,7 @@ def explain(path: str) -> Explanation:
     if report is not None:
         where = "the environment" if report.in_environment else "the base interpreter, prefix"
         explanation.lines.append(f"{path} runs in {where} {report.prefix} (sys.executable {report.executable}).")
-    if is_stub(program):
+    if is_stub(Path(program)):
         explanation.lines.extend(_stub_story(decision))
     elif report is not None:
         explanation.lines.extend(_plain_story(path, report, decision))
