@@ -231,6 +231,25 @@ static void trace(const char *a, const char *path_a, const char *b, const char *
     fprintf(stderr, "%s: trace: %s\n", PROGRAM, l->text);
 }
 
+/*
+ * The query mode (rule 7.2): set by main() when it is asked to report its
+ * decision instead of acting on it.  Then each step of the decision is
+ * written on stdout as a record "key=value" ended by a NUL byte, in the
+ * order the walk makes them; a path may hold any byte but NUL, so it is
+ * written as it is.  Otherwise record() costs one test and nothing more.
+ */
+static bool querying;
+
+static void record(const char *key, const char *value)
+{
+    if (!querying)
+        return;
+    fputs(key, stdout);
+    putc('=', stdout);
+    fputs(value, stdout);
+    putc('\0', stdout);
+}
+
 /* ===========================================================================
  * Part 1: pure functions.  They make no system call and keep no state but
  * the message of a failure, so the test harness (tests/harness/harness.c)
@@ -691,6 +710,8 @@ static bool cfg_counts(char *cfg, struct stat *cfg_st)
     memcpy(untrusted_cfg, cfg, strlen(cfg) + 1);
     untrusted_seen = true;
     trace("ignored ", cfg, " (rule 2.6): ", untrusted_why);
+    record("ignored", cfg);
+    record("why", untrusted_why);
     return false;
 }
 
@@ -754,6 +775,7 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
         ssize_t n;
 
         trace("walk: ", p, NULL, NULL);
+        record("walk", p);
         if (!S_ISREG(st_p.st_mode))
             return fail(STATUS_NO_ENV, 0, "not a file: ", p);
 
@@ -767,6 +789,9 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
         if (strcmp(venv, p) == 0 || (stat(venv, &st_lex) == 0 && same_file(&st_p, &st_lex))) {
             if (find_cfg(cfg, cfg_st, venv, dir_length(venv, strlen(venv)))) {
                 trace("lexical check found ", cfg, "; argv[0] becomes ", venv);
+                record("found-by", "lexical");
+                record("environment", venv);
+                record("cfg", cfg);
                 return STATUS_OK;
             }
         }
@@ -779,6 +804,9 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
             if ((status = join_path(venv, real, base_name(p))) != STATUS_OK)
                 return status;
             trace("physical check found ", cfg, "; argv[0] becomes ", venv);
+            record("found-by", "physical");
+            record("environment", venv);
+            record("cfg", cfg);
             return STATUS_OK;
         }
 
@@ -884,6 +912,8 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
             return fail(STATUS_BASE_UNUSABLE, 0, "under elevated privileges 'home' must be an absolute path: ", cfg);
         if (base_in_home(in_home, base_st, &keys)) {
             trace("base interpreter (from 'home') ", in_home, NULL, NULL);
+            record("key", "home");
+            record("base", in_home);
             *base = in_home;
             return STATUS_OK;
         }
@@ -912,6 +942,8 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
     }
     if (is_executable_file(value, base_st)) {
         trace("base interpreter (from '", key, "') ", value);
+        record("key", key);
+        record("base", value);
         *base = value;
         return STATUS_OK;
     }
@@ -989,6 +1021,7 @@ static int decide(char *venv, const char **base, const char *invoked, const stru
         if (depth == MAX_NESTING)
             return fail(STATUS_NESTING, 0, "environments nested more than 8 deep, at ", cfg);
         trace("the base is a stub, going on to its own environment: ", *base, NULL, NULL);
+        record("nested", *base);
         if ((status = make_absolute(stub_path, *base)) != STATUS_OK ||
             (status = find_env(ignored, cfg, &seen[depth + 1], stub_path, &base_st)) != STATUS_OK)
             return status;
@@ -1003,6 +1036,47 @@ static int decide(char *venv, const char **base, const char *invoked, const stru
 
 extern char **environ;
 
+/* ---------------------------------------------------------------------------
+ * Rule 7.2: the query mode, "stub --symlink-safe-decide PATH".
+ */
+
+#define QUERY_OPTION "--symlink-safe-decide"
+
+/*
+ * Decide for path as for an invocation by it, and write the decision as
+ * records on stdout (see record()) instead of running anything.  Rule 1 is
+ * skipped, since path need not lead to this file: it is taken as the
+ * invocation path, made absolute against the working directory.  Rule 3.3
+ * still knows this file and the marker.  Returns the failure's own status,
+ * or 0 when a base would be exec'd.
+ */
+static int query(const char *path, const struct stat *self)
+{
+    static char invoked[PATH_MAX], venv[PATH_MAX], number[16];
+    const char *base;
+    struct stat invoked_st;
+    int status;
+
+    querying = true;
+    record("format", "1");
+    status = make_absolute(invoked, path);
+    record("invoked", status == STATUS_OK ? invoked : path);
+    if (status == STATUS_OK)
+        status = stat_step(invoked, &invoked_st);
+    if (status == STATUS_OK)
+        status = decide(venv, &base, invoked, &invoked_st, self);
+    snprintf(number, sizeof number, "%d", status);
+    record("status", number);
+    if (status != STATUS_OK)
+        record("message", message.text);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fail(STATUS_EXEC_FAILED, errno, "cannot write the decision on ", "stdout");
+        fprintf(stderr, "%s: %s\n", PROGRAM, message.text);
+        return STATUS_EXEC_FAILED;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     static char venv[PATH_MAX];
@@ -1015,6 +1089,11 @@ int main(int argc, char **argv)
 
     /* Set by the kernel at exec; reading it costs no system call. */
     privileged = getauxval(AT_SECURE) != 0;
+
+    /* Rule 7.2: report the decision instead of acting on it; not under elevated privileges. */
+    if (argc == 3 && !privileged && strcmp(argv[1], QUERY_OPTION) == 0)
+        return query(argv[2], self);
+
     status = invocation_path(&invoked, &invoked_st, argc > 0 ? argv[0] : NULL, self);
     if (status == STATUS_OK)
         status = decide(venv, &base, invoked, &invoked_st, self);
