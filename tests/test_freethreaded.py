@@ -92,13 +92,16 @@ def test_freethreaded_creator_makes_every_name_the_stub(runner: Runner, freethre
 
 
 def test_freethreaded_convert_venv_of_the_free_threaded_build(runner: Runner, freethreaded: Target, work: Path) -> None:
-    """``python3.13t -m venv`` names the interpreter ``python3.13t`` too; convert makes every name the stub."""
+    """``python3.13t -m venv`` names the interpreter ``python3.13t`` too; explain shows the ABI flag, and convert
+    makes every name the stub."""
     venv = Venv(work / "env", freethreaded)
     runner.run([freethreaded.exe, "-m", "venv", "--without-pip", venv.path], check=True)
     before = names_in(venv)
     assert f"python{freethreaded.short}t" in before, before
-    convert = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", venv.path]
-    runner.run(convert, check=True)
+    version = ".".join(map(str, freethreaded.version))
+    explained = runner.run([sys.executable, "-m", "virtualenv_symlink_safe", "explain", venv.python], check=True)
+    assert f"is no stub: cpython {version}t looked for pyvenv.cfg" in explained.stdout  # the ABI flag is shown
+    runner.run([sys.executable, "-m", "virtualenv_symlink_safe", "convert", venv.path], check=True)
     assert names_in(venv) == before
     assert len({(venv.bin / name).lstat().st_ino for name in before}) == 1
     for name in before:
