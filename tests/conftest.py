@@ -81,6 +81,8 @@ class Target:
     version: tuple[int, int, int]
     origin: str
     implementation: str = "CPython"
+    free_threaded: bool = False
+    """A free-threaded build (PEP 703): ABI flag ``t``, ``lib/pythonX.Yt``, ``bin/pythonX.Yt``."""
 
     @property
     def short(self) -> str:
@@ -88,7 +90,8 @@ class Target:
 
     @property
     def id(self) -> str:
-        return f"{self.implementation.lower()}{'.'.join(map(str, self.version))}-{self.origin}"
+        thread = "t" if self.free_threaded else ""
+        return f"{self.implementation.lower()}{'.'.join(map(str, self.version))}{thread}-{self.origin}"
 
     @property
     def is_pypy(self) -> bool:
@@ -102,7 +105,7 @@ class Target:
     @property
     def lib(self) -> str:
         """The folder under ``lib/`` that holds the environment's site-packages."""
-        return f"pypy{self.short}" if self.is_pypy else f"python{self.short}"
+        return f"pypy{self.short}" if self.is_pypy else f"python{self.short}{'t' if self.free_threaded else ''}"
 
 
 def _pyenv_root() -> Path | None:
@@ -115,11 +118,20 @@ def _pyenv_root() -> Path | None:
     return Path(out.stdout.strip())
 
 
-def _version_of(exe: Path) -> tuple[tuple[int, int, int], str]:
-    code = "import sys, platform; print(*sys.version_info[:3], platform.python_implementation())"
+def _facts_of(exe: Path) -> tuple[tuple[int, int, int], str, bool]:
+    """The version, the implementation and whether it is a free-threaded build, from one run of ``exe``."""
+    code = (
+        "import sys, platform, sysconfig; print(*sys.version_info[:3], platform.python_implementation(),"
+        " int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))))"
+    )
     out = subprocess.run([str(exe), "-c", code], capture_output=True, text=True, check=True, timeout=RUN_TIMEOUT)
-    major, minor, micro, implementation = out.stdout.split()
-    return (int(major), int(minor), int(micro)), implementation
+    major, minor, micro, implementation, free_threaded = out.stdout.split()
+    return (int(major), int(minor), int(micro)), implementation, free_threaded == "1"
+
+
+def _version_of(exe: Path) -> tuple[tuple[int, int, int], str]:
+    version, implementation, _ = _facts_of(exe)
+    return version, implementation
 
 
 def _candidates() -> list[tuple[Path, str]]:
@@ -153,10 +165,10 @@ def discover_targets() -> list[Target]:
     """The target interpreters; one listed but unusable is an error, not a skip."""
     targets = []
     for exe, origin in _candidates():
-        version, implementation = _version_of(exe)  # raises: a listed interpreter must run
+        version, implementation, free_threaded = _facts_of(exe)  # raises: a listed interpreter must run
         if implementation not in {"CPython", "PyPy"}:
             continue
-        targets.append(Target(exe=exe, version=version, origin=origin, implementation=implementation))
+        targets.append(Target(exe, version, origin, implementation, free_threaded))
     if not targets:
         msg = "no target interpreter found: install pyenv versions or set SYMLINK_SAFE_TEST_PYTHONS"
         raise RuntimeError(msg)

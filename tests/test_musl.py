@@ -1,6 +1,6 @@
 """C18: a musl-linked CPython with the musl build of the stub (contract rule 5).
 
-The interpreter is built from Debian's CPython source by ``tests/musl/build-python.sh``; ``tox run -e musl`` builds
+The interpreter is built from Debian's CPython source by ``tests/pythons/build-python.sh``; ``tox run -e musl`` builds
 it once, installs this package with the stub linked against musl's loader (``SYMLINK_SAFE_LINKAGE=dynamic`` with
 ``musl-gcc``) and names the interpreter in ``SYMLINK_SAFE_MUSL_PYTHON``. Without that variable these tests skip,
 unless ``SYMLINK_SAFE_REQUIRE_MUSL`` is set, as the tox env does: then they fail.

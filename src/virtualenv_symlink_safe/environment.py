@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import stat
 
+from .names import is_interpreter_name
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import ClassVar
@@ -131,22 +133,6 @@ class Environment:
 
         """
         return find_base(self.cfg, self.keys)
-
-
-def is_interpreter_name(name: str) -> bool:
-    """Tell whether ``name`` is one an interpreter has in ``bin/``: ``python3.12``, ``pypy3``, ...
-
-    :param name: a file name
-
-    :returns: ``True`` for an interpreter name
-
-    """
-    # ``python``, ``python3``, ``python3.12``, ``python3.13t``, and for PyPy ``pypy``, ``pypy3``, ``pypy3.10``
-    stem = next((stem for stem in ("python", "pypy") if name.startswith(stem)), None)
-    if stem is None:
-        return False
-    rest = name[len(stem) :]
-    return rest in {"", "3"} or (rest.startswith("3.") and rest[2:].removesuffix("t").isdecimal())
 
 
 def major_minor(text: str) -> tuple[int, int] | None:

@@ -24,7 +24,7 @@ TIMEOUT = 60
 _PROBE = (
     "import json, sys; print(json.dumps({'executable': sys.executable, 'prefix': sys.prefix,"
     " 'base_prefix': sys.base_prefix, 'implementation': sys.implementation.name,"
-    " 'version': '.'.join(map(str, sys.version_info[:3]))}))"
+    " 'version': '.'.join(map(str, sys.version_info[:3])) + getattr(sys, 'abiflags', '')}))"
 )
 
 
