@@ -209,6 +209,9 @@ def test_bench_convert_ratio(runner: Runner, tmp_path: Path) -> None:
     assert "ratio" in result.stdout.splitlines()[-1]
     converting = json.loads(out.read_text())["convert"]
     assert converting["rounds"] == 2
+    # through the console script installed beside the interpreter, paired with the interpreter it names
+    assert converting["script"] == str(Path(sys.executable).with_name("virtualenv-symlink-safe"))
+    assert converting["python"] == sys.executable
     assert converting["convert_ms"] > 0
     assert converting["bare_ms"] > 0
     skipped = runner.run([sys.executable, BENCH, *args, "--convert-rounds", "0"], check=True)

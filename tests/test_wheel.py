@@ -115,7 +115,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture(scope="module")
 def fresh(built: Built, no_build_path: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """A fresh environment with the repaired wheel (and the test dependency group) installed from a PATH without build tools.
+    """A fresh environment with the repaired wheel and the test dependency group, installed without build tools.
 
     :returns: the environment's interpreter and the process environment to run it with
     """
