@@ -584,7 +584,7 @@ def console_script() -> tuple[Path, str]:
     return script, first[2:].decode().strip()
 
 
-def measure_convert(work: Path, rounds: int) -> dict[str, float | str] | None:
+def measure_convert(work: Path, rounds: int, script: tuple[Path, str] | None) -> dict[str, float | str] | None:
     """Time ``virtualenv-symlink-safe convert`` through its installed console script against a bare interpreter start.
 
     The console script is what a user runs (pip's launcher, which imports more than the command itself); the bare
@@ -593,32 +593,33 @@ def measure_convert(work: Path, rounds: int) -> dict[str, float | str] | None:
 
     :param work: a folder for the environment
     :param rounds: recorded rounds
+    :param script: what :func:`console_script` found, looked up before any measurement; ``None`` for no rounds
 
     :returns: the median times in milliseconds, the median of the per-round ratios and the script timed; ``None`` for
         no rounds
 
     """
-    if rounds <= 0:
+    if rounds <= 0 or script is None:
         return None
     print("measuring convert", file=sys.stderr, flush=True)
-    script, python = console_script()
+    executable, python = script
     env = work / "convert-env"
     subprocess.run([python, "-m", "venv", "--without-pip", str(env)], check=True)
     bare: list[float] = []
     convert: list[float] = []
     variants = {
         "bare": (bare, [python, "-c", "pass"]),
-        "convert": (convert, [str(script), "convert", "-q", str(env)]),
+        "convert": (convert, [str(executable), "convert", "-q", str(env)]),
     }
     for index in range(rounds):
-        subprocess.run([str(script), "revert", "-q", str(env)], check=True)
+        subprocess.run([str(executable), "revert", "-q", str(env)], check=True)
         for name in ordered(list(variants), index):
             times, args = variants[name]
             times.append(timed(args, dict(os.environ)))
     ratios = [c / b for b, c in zip(bare, convert)]
     return {
         "rounds": rounds,
-        "script": str(script),
+        "script": str(executable),
         "python": python,
         "bare_ms": statistics.median(bare),
         "convert_ms": statistics.median(convert),
@@ -669,6 +670,7 @@ def run(args: argparse.Namespace) -> int:
 
     """
     interpreters = discover(args.python)
+    script = console_script() if args.convert_rounds > 0 else None  # before measuring anything else for long
     work = Path(tempfile.mkdtemp(prefix="symlink-safe-bench-")).resolve()
     try:
         config = work / "virtualenv.ini"
@@ -698,7 +700,7 @@ def run(args: argparse.Namespace) -> int:
             folder = work / interpreter.version
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
-        converting = measure_convert(work, args.convert_rounds)
+        converting = measure_convert(work, args.convert_rounds, script)
         settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep"}}
         judged = verdicts(startup, creation)
         document = {

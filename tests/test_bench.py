@@ -140,6 +140,8 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
         "1",
         "--launcher-rounds",
         "4",
+        "--convert-rounds",
+        "0",  # test_bench_convert_ratio measures convert
     ]
     result = runner.run([sys.executable, BENCH, *args, "--json", out], check=True)
     assert "start-up: ratio to a symlink environment" in result.stdout
@@ -217,3 +219,20 @@ def test_bench_convert_ratio(runner: Runner, tmp_path: Path) -> None:
     skipped = runner.run([sys.executable, BENCH, *args, "--convert-rounds", "0"], check=True)
     assert "convert: " not in skipped.stdout
     assert json.loads(out.read_text())["convert"] is None
+
+
+def test_bench_convert_needs_the_console_script(runner: Runner, tmp_path: Path) -> None:
+    """Run by an interpreter with no console script beside it, the bench says so in one line and exits 1."""
+    base = targets()[0].exe
+    if base.with_name("virtualenv-symlink-safe").exists():
+        pytest.skip(f"{base} has the console script beside it")
+    zero = ["--rounds", "0", "--launcher-rounds", "0", "--creation-rounds", "0", "--seeded-rounds", "0"]
+    out = tmp_path / "results.json"
+    cmd = [str(base), str(BENCH), "--python", str(base), *zero, "--convert-rounds", "1", "--json", str(out)]
+    result = runner.run(cmd)
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == f"bench: error: no virtualenv-symlink-safe console script beside {base}: install the package there\n"
+    )
+    assert not out.exists()
