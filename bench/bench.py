@@ -563,47 +563,71 @@ def report(startup: list[StartupResult], launcher: LauncherResult | None, creati
     return "\n".join(lines)
 
 
-def measure_convert(work: Path, rounds: int) -> dict[str, float] | None:
-    """Time one ``virtualenv-symlink-safe convert`` against a bare ``python -c pass``, paired round by round.
+def console_script() -> tuple[Path, str]:
+    """Find the ``virtualenv-symlink-safe`` console script installed beside the running interpreter, as users run it.
 
-    Issue 13 asks that a conversion cost no more than about twice a bare interpreter start plus the copy. The
-    environment is made by ``python -m venv`` from the Python running the bench, and reverted between rounds,
-    untimed, so every timed conversion has work to do.
+    :returns: the script and the interpreter its ``#!`` line names
+
+    :raises RuntimeError: when there is no such script (the bench runs from an environment the package is installed in,
+        as ``tox run -e bench`` does)
+
+    """
+    script = Path(sys.executable).with_name("virtualenv-symlink-safe")
+    if not script.is_file():
+        msg = f"no virtualenv-symlink-safe console script beside {sys.executable}: install the package there"
+        raise RuntimeError(msg)
+    with script.open("rb") as handle:
+        first = handle.readline()
+    if not first.startswith(b"#!"):
+        msg = f"{script} does not start with a #! line"
+        raise RuntimeError(msg)
+    return script, first[2:].decode().strip()
+
+
+def measure_convert(work: Path, rounds: int, script: tuple[Path, str] | None) -> dict[str, float | str] | None:
+    """Time ``virtualenv-symlink-safe convert`` through its installed console script against a bare interpreter start.
+
+    The console script is what a user runs (pip's launcher, which imports more than the command itself); the bare
+    start is ``python -c pass`` of the interpreter its ``#!`` line names, paired round by round. The environment is
+    made by ``python -m venv`` and reverted between rounds, untimed, so every timed conversion has work to do.
 
     :param work: a folder for the environment
     :param rounds: recorded rounds
+    :param script: what :func:`console_script` found, looked up before any measurement; ``None`` for no rounds
 
-    :returns: the median times in milliseconds and the median of the per-round ratios; ``None`` for no rounds
+    :returns: the median times in milliseconds, the median of the per-round ratios and the script timed; ``None`` for
+        no rounds
 
     """
-    if rounds <= 0:
+    if rounds <= 0 or script is None:
         return None
     print("measuring convert", file=sys.stderr, flush=True)
+    executable, python = script
     env = work / "convert-env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
-    script = Path(sys.executable).with_name("virtualenv-symlink-safe")
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "virtualenv_symlink_safe"]
+    subprocess.run([python, "-m", "venv", "--without-pip", str(env)], check=True)
     bare: list[float] = []
     convert: list[float] = []
     variants = {
-        "bare": (bare, [sys.executable, "-c", "pass"]),
-        "convert": (convert, [*command, "convert", "-q", str(env)]),
+        "bare": (bare, [python, "-c", "pass"]),
+        "convert": (convert, [str(executable), "convert", "-q", str(env)]),
     }
     for index in range(rounds):
-        subprocess.run([*command, "revert", "-q", str(env)], check=True)
+        subprocess.run([str(executable), "revert", "-q", str(env)], check=True)
         for name in ordered(list(variants), index):
             times, args = variants[name]
             times.append(timed(args, dict(os.environ)))
     ratios = [c / b for b, c in zip(bare, convert)]
     return {
         "rounds": rounds,
+        "script": str(executable),
+        "python": python,
         "bare_ms": statistics.median(bare),
         "convert_ms": statistics.median(convert),
         "ratio": statistics.median(ratios),
     }
 
 
-def format_convert(converting: dict[str, float] | None) -> str:
+def format_convert(converting: dict[str, float | str] | None) -> str:
     """Say what one ``convert`` costs against a bare start, as a paragraph to append; empty when not measured.
 
     :param converting: what :func:`measure_convert` returned
@@ -614,8 +638,9 @@ def format_convert(converting: dict[str, float] | None) -> str:
     if converting is None:
         return ""
     return (
-        f"\n\nconvert: {converting['convert_ms']:.1f} ms, a bare 'python -c pass' {converting['bare_ms']:.1f} ms:"
-        f" ratio {converting['ratio']:.2f} (median of {converting['rounds']:.0f} paired rounds; target about 2)"
+        f"\n\nconvert: {converting['convert_ms']:.1f} ms through {converting['script']},"
+        f" a bare 'python -c pass' {converting['bare_ms']:.1f} ms: ratio {converting['ratio']:.2f}"
+        f" (median of {converting['rounds']} paired rounds)"
     )
 
 
@@ -645,6 +670,7 @@ def run(args: argparse.Namespace) -> int:
 
     """
     interpreters = discover(args.python)
+    script = console_script() if args.convert_rounds > 0 else None  # before measuring anything else for long
     work = Path(tempfile.mkdtemp(prefix="symlink-safe-bench-")).resolve()
     try:
         config = work / "virtualenv.ini"
@@ -674,7 +700,7 @@ def run(args: argparse.Namespace) -> int:
             folder = work / interpreter.version
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
-        converting = measure_convert(work, args.convert_rounds)
+        converting = measure_convert(work, args.convert_rounds, script)
         settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep"}}
         judged = verdicts(startup, creation)
         document = {

@@ -21,7 +21,11 @@ author = "virtualenv-symlink-safe developers"
 copyright = author  # noqa: A001  # the name Sphinx reads
 version = ".".join(release.split(".")[:2])
 
-extensions = ["contract_tests", "unreleased"]
+extensions = ["contract_tests", "sphinxcontrib.towncrier.ext"]
+# the changelog fragments no release has collected yet, rendered by towncrier under "Unreleased" (changelog.rst)
+towncrier_draft_autoversion_mode = "draft"
+towncrier_draft_include_empty = True
+towncrier_draft_working_directory = Path(__file__).parent.parent
 # changelog/: towncrier fragments, gathered into changelog.rst at release
 exclude_patterns = ["_build", "changelog"]
 nitpicky = True

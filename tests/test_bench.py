@@ -140,6 +140,8 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
         "1",
         "--launcher-rounds",
         "4",
+        "--convert-rounds",
+        "0",  # test_bench_convert_ratio measures convert
     ]
     result = runner.run([sys.executable, BENCH, *args, "--json", out], check=True)
     assert "start-up: ratio to a symlink environment" in result.stdout
@@ -209,8 +211,28 @@ def test_bench_convert_ratio(runner: Runner, tmp_path: Path) -> None:
     assert "ratio" in result.stdout.splitlines()[-1]
     converting = json.loads(out.read_text())["convert"]
     assert converting["rounds"] == 2
+    # through the console script installed beside the interpreter, paired with the interpreter it names
+    assert converting["script"] == str(Path(sys.executable).with_name("virtualenv-symlink-safe"))
+    assert converting["python"] == sys.executable
     assert converting["convert_ms"] > 0
     assert converting["bare_ms"] > 0
     skipped = runner.run([sys.executable, BENCH, *args, "--convert-rounds", "0"], check=True)
     assert "convert: " not in skipped.stdout
     assert json.loads(out.read_text())["convert"] is None
+
+
+def test_bench_convert_needs_the_console_script(runner: Runner, tmp_path: Path) -> None:
+    """Run by an interpreter with no console script beside it, the bench says so in one line and exits 1."""
+    base = targets()[0].exe
+    if base.with_name("virtualenv-symlink-safe").exists():
+        pytest.skip(f"{base} has the console script beside it")
+    zero = ["--rounds", "0", "--launcher-rounds", "0", "--creation-rounds", "0", "--seeded-rounds", "0"]
+    out = tmp_path / "results.json"
+    cmd = [str(base), str(BENCH), "--python", str(base), *zero, "--convert-rounds", "1", "--json", str(out)]
+    result = runner.run(cmd)
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == f"bench: error: no virtualenv-symlink-safe console script beside {base}: install the package there\n"
+    )
+    assert not out.exists()

@@ -115,7 +115,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture(scope="module")
 def fresh(built: Built, no_build_path: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """A fresh environment with the repaired wheel (and the test extra) installed from a PATH without build tools.
+    """A fresh environment with the repaired wheel and the test dependency group, installed without build tools.
 
     :returns: the environment's interpreter and the process environment to run it with
     """
@@ -127,7 +127,10 @@ def fresh(built: Built, no_build_path: str, tmp_path_factory: pytest.TempPathFac
     environ["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     python = env_dir / "bin" / "python"
     # --only-binary: pip may not build anything, from this project or a dependency.
-    run(python, "-m", "pip", "install", "--only-binary", ":all:", f"{built.repaired}[test]", env=environ)
+    # the test dependency group (PEP 735) beside it: pip reads groups from 25.1 on
+    run(python, "-m", "pip", "install", "--only-binary", ":all:", "pip>=25.1", env=environ)
+    group = f"{ROOT / 'pyproject.toml'}:test"
+    run(python, "-m", "pip", "install", "--only-binary", ":all:", built.repaired, "--group", group, env=environ)
     return python, environ
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import posixpath
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,10 @@ _ROOT = Path(__file__).parent.parent.parent
 
 # docs/reference/contract.rst cites the test that pins each rule and case with :test:`file::name`; the role checks
 # that the test exists (a renamed test fails the build) and links to its source, which the ``contract-tests``
-# directive shows on docs/reference/contract-tests.rst for every test whose name or ``contract`` marker carries an id.
+# directive shows on the page _PAGE for every test whose name or ``contract`` marker carries an id.
+
+#: The page that holds the ``contract-tests`` directive, where each :test: link points.
+_PAGE = "development/contract-tests"
 
 _TESTS = _ROOT / "tests"
 #: A test whose name carries a case or rule id: test_c4_..., test_e2_..., test_rule_3_1_...
@@ -56,8 +60,8 @@ def _test_role(  # the signature Sphinx gives roles
     if not path.is_file() or name not in _test_functions(path):
         message = inliner.reporter.warning(f"no test {name!r} in tests/{file}", line=lineno)
         return [nodes.literal(rawtext, name)], [message]
-    docname = inliner.document.settings.env.docname
-    target = "contract-tests" if docname.startswith("reference/") else "reference/contract-tests"
+    here = posixpath.dirname(inliner.document.settings.env.docname) or "."
+    target = posixpath.relpath(_PAGE, here)
     link = nodes.reference(rawtext, "", refuri=f"{target}.html#{_anchor(name)}", internal=True)
     link += nodes.literal(name, name)
     return [link], []
