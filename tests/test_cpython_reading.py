@@ -13,8 +13,8 @@ separators, line ends, comments and noise). Each layout is built twice:
 
 Both run as root without the capabilities that read any file (``setpriv``), so a mode 000 file is unreadable, as it is
 for every other user. CPython 3.11 and later must decide as the stub does, for every layout. CPython 3.8 to 3.10 read
-``pyvenv.cfg`` with the C code of that time (``bin/`` first, ``home`` compared case-sensitively, ``=`` a word of its own,
-the rest of the line the value, a last line without a newline ignored); the stub reads as 3.11 and later do. Both
+``pyvenv.cfg`` with the C code of that time (``bin/`` first, ``home`` compared case-sensitively, ``=`` a word of its
+own, the rest of the line the value, a last line without a newline ignored); the stub reads as 3.11 and later do. Both
 readings are written out below, and each interpreter must match its own; the layouts where they differ are counted,
 and the contract lists them (rule 3.1).
 """
@@ -71,15 +71,15 @@ class Layout:
 
 
 def pad(rng: random.Random) -> str:
-    return rng.choice(PADS) if rng.random() > 0.08 else rng.choice(LOOKALIKES)  # noqa: PLR2004
+    return rng.choice(PADS) if rng.random() > 0.08 else rng.choice(LOOKALIKES)
 
 
 def draw_cfg(rng: random.Random, prefixes: dict[str, Path]) -> bytes:
-    if rng.random() < 0.2:  # noqa: PLR2004  # as venv and virtualenv write it, which every reading agrees on
+    if rng.random() < 0.2:  # as venv and virtualenv write it, which every reading agrees on
         return f"home = {prefixes[rng.choice(LETTERS)]}\ninclude-system-site-packages = false\n".encode()
     lines: list[str] = []
     for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])):
-        if rng.random() < 0.7:  # noqa: PLR2004  # mostly home lines
+        if rng.random() < 0.7:  # mostly home lines
             value = str(prefixes[rng.choice(LETTERS)])
             pad_lead, pad_trail = pad(rng), pad(rng) + rng.choice(["", "", "", *PADS])
             lines.append(f"{rng.choice(KEYS)}{rng.choice(SEPARATORS)}{pad_lead}{value}{pad_trail}")
@@ -97,8 +97,8 @@ def draw_layout(rng: random.Random, prefixes: dict[str, Path]) -> Layout:
         here=draw_cfg(rng, prefixes) if kind in {"here", "both"} else None,
     )
     if SETPRIV or not IS_ROOT:
-        layout.parent_readable = rng.random() > 0.2  # noqa: PLR2004
-        layout.here_readable = rng.random() > 0.2  # noqa: PLR2004
+        layout.parent_readable = rng.random() > 0.2
+        layout.here_readable = rng.random() > 0.2
     return layout
 
 
@@ -329,3 +329,80 @@ def test_reading_models_agree_on_plain_files() -> None:
     assert home_38_exact(b"home=/usr/bin\n") is None
     assert home_38_exact(b"home = /usr/bin") is None
     assert home_311(b"HOME = /usr/bin") == "/usr/bin"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The stub's single cases of issue 18: each with its status and its one line, with an environment of the interpreter.
+
+
+def traced(runner: Runner) -> dict[str, str]:
+    return {**runner.environ, "SYMLINK_SAFE_TRACE": "1"}
+
+
+def one_line(result: subprocess.CompletedProcess[str], status: int, *mentions: str) -> None:
+    assert result.returncode == status, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("symlink-safe: ")
+    for mention in mentions:
+        assert mention in result.stderr
+
+
+@pytest.mark.contract("rule 2.1")
+def test_rule_2_1_unreadable_parent_cfg_falls_back_to_bin(runner: Runner, target: Target, tmp_path: Path) -> None:
+    if IS_ROOT and SETPRIV is None:
+        pytest.skip("an unreadable file needs setpriv (util-linux) to drop root's capabilities")
+    venv = runner.create(target, tmp_path / "env")
+    shutil.copy2(venv.cfg, venv.bin / "pyvenv.cfg")
+    venv.cfg.chmod(0)
+    probe = "import sys; print(sys.prefix)"
+    # CPython 3.11 and later read bin/pyvenv.cfg then; so does the stub, and the environment runs
+    result = runner.run([*unprivileged(), venv.python, "-c", probe])
+    if target.version[:2] >= (3, 11) or target.is_pypy:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str(venv.path)
+    # with no bin/pyvenv.cfg either, the unreadable one is named: status 103, in one line
+    (venv.bin / "pyvenv.cfg").unlink()
+    one_line(runner.run([*unprivileged(), venv.python, "-c", "pass"]), 103, f"cannot read {venv.cfg}", "denied")
+
+
+@pytest.mark.contract("rule 3.1")
+def test_rule_3_1_no_break_space_after_home(runner: Runner, target: Target, tmp_path: Path) -> None:
+    venv = runner.create(target, tmp_path / "env")
+    home = target.exe.parent
+    for space in ("\xa0", "\u2003", "\u3000", "\x85"):
+        venv.cfg.write_bytes(f"home = {home}{space}\n".encode())
+        result = runner.run([venv.python, "-c", "import sys; print(sys.prefix)"], env=traced(runner))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str(venv.path)
+        assert f"base interpreter (from 'home') {home}/" in result.stderr
+
+
+@pytest.mark.contract("rule 3.2")
+@pytest.mark.parametrize("key", ["base-executable", "home"])
+def test_rule_3_2_base_behind_a_link_loop(runner: Runner, target: Target, tmp_path: Path, key: str) -> None:
+    venv = runner.create(target, tmp_path / "env")
+    (tmp_path / "loop1").symlink_to("loop2")
+    (tmp_path / "loop2").symlink_to("loop1")
+    venv.cfg.write_text(f"{key} = {tmp_path / 'loop1'}\n")
+    one_line(runner.run([venv.python, "-c", "pass"]), 108, f"{tmp_path / 'loop1'}: ")  # then the C library's words
+
+
+@pytest.mark.contract("rule 3.2")
+def test_rule_3_2_fifo_as_base(runner: Runner, target: Target, tmp_path: Path) -> None:
+    venv = runner.create(target, tmp_path / "env")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    venv.cfg.write_text(f"base-executable = {fifo}\n")
+    result = runner.run([venv.python, "-c", "pass"])
+    one_line(result, 107, f"'base-executable' in {venv.cfg} is not usable: {fifo}: not a regular file")
+    assert "directory" not in result.stderr
+
+
+@pytest.mark.contract("rule 3.4")
+def test_rule_3_4_fifo_as_pyvenv_cfg_is_not_waited_on(runner: Runner, target: Target, tmp_path: Path) -> None:
+    venv = runner.create(target, tmp_path / "env")
+    venv.cfg.unlink()
+    os.mkfifo(venv.cfg)
+    # nothing counts, nothing hangs: the walk ends without an environment (102), in one line (CPython 3.11 and later,
+    # started with a FIFO there, wait on it for ever: getpath opens it to read)
+    one_line(runner.run([venv.python, "-c", "pass"]), 102, f"no environment for {venv.python}")

@@ -57,9 +57,8 @@ class Harness:
         status: int = self.lib.harness_parse_cfg(buffer, ctypes.c_size_t(len(text)), values)
         return status, {key: value for key, value in zip(KEYS, values) if value is not None}
 
-    def cfg_trust(  # noqa: PLR0913  # the rule's six inputs, as stub.c takes them
-        self, dir_mode: int, dir_uid: int, entry_uid: int, entry_nlink: int, file_mode: int, euid: int
-    ) -> int:
+    def cfg_trust(self, case: tuple[int, int, int, int, int, int]) -> int:
+        """The verdict on (directory mode, directory owner, entry owner, entry links, file mode, effective user)."""
         self.lib.harness_cfg_trust.argtypes = [
             ctypes.c_uint,
             ctypes.c_ulong,
@@ -68,7 +67,7 @@ class Harness:
             ctypes.c_uint,
             ctypes.c_ulong,
         ]
-        verdict: int = self.lib.harness_cfg_trust(dir_mode, dir_uid, entry_uid, entry_nlink, file_mode, euid)
+        verdict: int = self.lib.harness_cfg_trust(*case)
         return verdict
 
     def cfg_trust_needs_dir(self, entry_uid: int, entry_nlink: int, file_mode: int, euid: int) -> bool:
@@ -233,10 +232,12 @@ def test_cfg_real_virtualenv_file(harness: Harness) -> None:
 
 TRUST_OK, TRUST_STICKY_OTHER, TRUST_WORLD_WRITABLE, TRUST_SHARED_LINKED, TRUST_SHARED_WRITABLE = 0, 1, 2, 3, 4
 
+#: (directory mode, directory owner, entry owner, entry links, file mode, effective user)
+Case = tuple[int, int, int, int, int, int]
 
-def trust_reference(  # noqa: PLR0913  # the rule's six inputs
-    dir_mode: int, dir_uid: int, entry_uid: int, entry_nlink: int, file_mode: int, euid: int
-) -> int:
+
+def trust_reference(case: Case) -> int:
+    dir_mode, dir_uid, entry_uid, entry_nlink, file_mode, euid = case
     shared = bool(dir_mode & stat.S_ISVTX and dir_mode & (stat.S_IWGRP | stat.S_IWOTH))  # add, but not replace
     anyone_replaces = bool(dir_mode & stat.S_IWOTH and not dir_mode & stat.S_ISVTX)
     if shared and entry_uid not in {euid, 0, dir_uid}:
@@ -255,14 +256,10 @@ uids = st.one_of(st.sampled_from([0, 1, 1000, 65534, 2**32 - 1]), st.integers(mi
 nlinks = st.one_of(st.sampled_from([1, 1, 2]), st.integers(min_value=0, max_value=2**32 - 1))
 
 
-#: (directory mode, directory owner, entry owner, entry links, file mode, effective user)
-Case = tuple[int, int, int, int, int, int]
-
-
 @given(case=st.tuples(modes, uids, uids, nlinks, modes, uids))
 def test_rule_2_6_verdict_is_the_rule(harness: Harness, case: Case) -> None:
-    verdict = harness.cfg_trust(*case)
-    assert verdict == trust_reference(*case)
+    verdict = harness.cfg_trust(case)
+    assert verdict == trust_reference(case)
     _, _, entry_uid, entry_nlink, file_mode, euid = case
     if not harness.cfg_trust_needs_dir(entry_uid, entry_nlink, file_mode, euid):
         assert verdict == TRUST_OK, "cfg_trusted skips the directory's stat() only where it cannot matter"
@@ -294,7 +291,7 @@ def test_rule_2_6_verdict_is_the_rule(harness: Harness, case: Case) -> None:
     ],
 )
 def test_rule_2_6_verdict_cases(harness: Harness, case: Case, verdict: int) -> None:
-    assert harness.cfg_trust(*case) == verdict
+    assert harness.cfg_trust(case) == verdict
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -319,8 +316,8 @@ def cfg_counts(candidate: bytes) -> bool:
         return False
     if not stat.S_ISREG(file.st_mode):
         return False
-    verdict = trust_reference(holder.st_mode, holder.st_uid, entry.st_uid, entry.st_nlink, file.st_mode, os.geteuid())
-    return verdict == TRUST_OK
+    case = (holder.st_mode, holder.st_uid, entry.st_uid, entry.st_nlink, file.st_mode, os.geteuid())
+    return trust_reference(case) == TRUST_OK
 
 
 def find_cfg(directory: bytes) -> bytes | None:
@@ -478,8 +475,8 @@ def test_rule_2_6_trust_corpus(harness: Harness, sample: Path) -> None:
         int.from_bytes(data[i : i + 4], "little") for i in range(0, 32, 4)
     )
     dir_mode, file_mode, nlink = dir_mode & 0o7777, file_mode & 0o7777, nlink % 4  # as fuzz/fuzz_trust.c takes them
-    expected = trust_reference(dir_mode, dir_uid, entry_uid, nlink, file_mode, euid)
-    assert harness.cfg_trust(dir_mode, dir_uid, entry_uid, nlink, file_mode, euid) == expected
+    case = (dir_mode, dir_uid, entry_uid, nlink, file_mode, euid)
+    assert harness.cfg_trust(case) == trust_reference(case)
 
 
 @pytest.mark.parametrize("sample", corpus("normalize"), ids=lambda p: p.name)

@@ -211,8 +211,15 @@ def test_rule_2_6_symlinked_cfg_judged_by_the_link(
 @pytest.mark.parametrize(
     ("mode", "dir_owner"),
     [(0o755, 0), (0o775, 0), (0o2775, 0), (0o1755, 0), (0o1777, "nobody"), (0o1770, "nobody"), (0o755, "nobody")],
-    ids=["closed", "group-writable", "group-writable-setgid", "sticky-owner-only", "sticky-owner", "group-sticky-owner",
-         "owner"],
+    ids=[
+        "closed",
+        "group-writable",
+        "group-writable-setgid",
+        "sticky-owner-only",
+        "sticky-owner",
+        "group-sticky-owner",
+        "owner",
+    ],
 )
 def test_rule_2_6_another_users_cfg_counts_where_no_stranger_adds(
     runner: Runner, target: Target, shared: Path, mode: int, dir_owner: int | str
@@ -434,12 +441,17 @@ def runners_of(people: People) -> dict[str, list[str]]:
 
 # Rule 2.6 (issue 18, item 4): in a sticky directory writable by a group (mode 1770), a group member's pyvenv.cfg
 # does not count, whoever runs the link.
+#: (the sticky folder's mode, who runs the link)
+ATTACKS = [(0o1770, "victim"), (0o1770, "root"), (0o1777, "victim"), (0o1777, "root")]
+ATTACK_IDS = ["group-sticky-victim", "group-sticky-root", "world-sticky-victim", "world-sticky-root"]
+
+
 @pytest.mark.contract("rule 2.6")
-@pytest.mark.parametrize("mode", [0o1770, 0o1777], ids=["group-sticky", "world-sticky"])
-@pytest.mark.parametrize("who", ["victim", "root"])
+@pytest.mark.parametrize("attack", ATTACKS, ids=ATTACK_IDS)
 def test_rule_2_6_group_members_planted_cfg_does_not_run(
-    runner: Runner, nobody_target: Target, shared: Path, people: People, mode: int, who: str
+    runner: Runner, nobody_target: Target, shared: Path, people: People, attack: tuple[int, str]
 ) -> None:
+    mode, who = attack
     os.chown(shared, 0, people.shared_gid)
     venv = victims_environment(runner, nobody_target, shared, people)
     drop, outer = attack_chain(shared, venv, people.victim)
@@ -469,11 +481,11 @@ def test_rule_2_6_group_members_planted_cfg_does_not_run(
 # note. It does not count: it has two links. Once the victim deletes the note it has one link, and still does not
 # count: its group may write it.
 @pytest.mark.contract("rule 2.6")
-@pytest.mark.parametrize("mode", [0o1770, 0o1777], ids=["group-sticky", "world-sticky"])
-@pytest.mark.parametrize("who", ["victim", "root"])
+@pytest.mark.parametrize("attack", ATTACKS, ids=ATTACK_IDS)
 def test_rule_2_6_hard_link_of_the_victims_file_does_not_run(
-    runner: Runner, nobody_target: Target, shared: Path, people: People, mode: int, who: str
+    runner: Runner, nobody_target: Target, shared: Path, people: People, attack: tuple[int, str]
 ) -> None:
+    mode, who = attack
     os.chown(shared, 0, people.shared_gid)
     venv = victims_environment(runner, nobody_target, shared, people)
     drop, outer = attack_chain(shared, venv, people.victim)
@@ -545,41 +557,45 @@ def test_rule_2_6_second_link_in_a_sticky_directory_does_not_count(
 # - a root-owned system environment run by a user;
 # - an environment whose files belong to a uid with no account here (NFS, a container's image);
 # - the victim's environment inside a sticky shared directory (its pyvenv.cfg lies in the victim's own env/).
-@pytest.mark.contract("rule 2.6")
-@pytest.mark.parametrize("layout", ["umask-002", "ci-workspace", "root-system", "foreign-uid", "inside-sticky"])
-@pytest.mark.parametrize("who", ["victim", "attacker"])
-def test_rule_2_6_real_layouts_keep_working(
-    runner: Runner, nobody_target: Target, shared: Path, people: People, layout: str, who: str
-) -> None:
-    victim, member = people.victim, people.attacker
+def lay_out(runner: Runner, target: Target, shared: Path, people: People, layout: str) -> tuple[Venv, Path]:
+    """The environment of ``layout``, made by root then given to its owners, and a link to it from elsewhere."""
     place = shared / "place"
     place.mkdir()
-    place.chmod(0o755)
-    if layout == "inside-sticky":
-        place.chmod(0o1777)
+    place.chmod({"inside-sticky": 0o1777, "ci-workspace": 0o2775}.get(layout, 0o755))
     if layout == "ci-workspace":
         os.chown(place, 0, people.shared_gid)
-        place.chmod(0o2775)
-    venv = runner.create(nobody_target, place / "env")
-    if layout == "umask-002":
-        chown_tree(venv.path, victim.uid, victim.gid)
-        for path in [venv.path, *venv.path.rglob("*")]:
-            if not path.is_symlink():
-                path.chmod(path.stat().st_mode | stat.S_IWGRP)
-    elif layout == "ci-workspace":
-        chown_tree(venv.path, member.uid, people.shared_gid)
-        for path in [venv.path, *venv.path.rglob("*")]:
-            if not path.is_symlink():
-                path.chmod(path.stat().st_mode | stat.S_IWGRP | (stat.S_ISGID if path.is_dir() else 0))
-        os.link(venv.cfg, place / "pyvenv.cfg.bak")  # a second link in a workspace the group may rewrite anyway
-    elif layout == "foreign-uid":
-        chown_tree(venv.path, STRANGER, STRANGER)
-    elif layout == "inside-sticky":
-        chown_tree(venv.path, victim.uid, victim.gid)
-    runner_user = victim if who == "victim" else member
+    venv = runner.create(target, place / "env")
+    owner = {
+        "umask-002": (people.victim.uid, people.victim.gid),
+        "ci-workspace": (people.attacker.uid, people.shared_gid),
+        "foreign-uid": (STRANGER, STRANGER),
+        "inside-sticky": (people.victim.uid, people.victim.gid),
+    }.get(layout)
+    if owner is not None:
+        chown_tree(venv.path, *owner)
+    if layout in {"umask-002", "ci-workspace"}:
+        setgid = stat.S_ISGID if layout == "ci-workspace" else 0
+        for path in (p for p in [venv.path, *venv.path.rglob("*")] if not p.is_symlink()):
+            path.chmod(path.stat().st_mode | stat.S_IWGRP | (setgid if path.is_dir() else 0))
+    if layout == "ci-workspace":
+        os.link(venv.cfg, place / "pyvenv.cfg.bak")  # a second link, where the group may rewrite anything anyway
     link = place / "link" if layout == "ci-workspace" else shared / "link"
     link.symlink_to(venv.python)
+    return venv, link
+
+
+LAYOUTS = ["umask-002", "ci-workspace", "root-system", "foreign-uid", "inside-sticky"]
+
+
+@pytest.mark.contract("rule 2.6")
+@pytest.mark.parametrize("case", [(layout, who) for layout in LAYOUTS for who in ("victim", "attacker")], ids="-".join)
+def test_rule_2_6_real_layouts_keep_working(
+    runner: Runner, nobody_target: Target, shared: Path, people: People, case: tuple[str, str]
+) -> None:
+    layout, who = case
+    venv, link = lay_out(runner, nobody_target, shared, people, layout)
+    user = people.victim if who == "victim" else people.attacker
     for invocation in (venv.python, link):
-        result = runner.run([*runner_user.run_as(), invocation, "-c", PROBE], env=traced(runner))
+        result = runner.run([*user.run_as(), invocation, "-c", PROBE], env=traced(runner))
         assert_lands_in(result, venv)
         assert "ignored" not in result.stderr
