@@ -320,6 +320,7 @@ def test_stub_reads_pyvenv_cfg_as_cpython_does(
     assert counts["of which from a prefix"] >= EXAMPLES // (6 if bench.version >= (3, 11) else 20), counts
 
 
+@pytest.mark.contract("rule 3.1")
 def test_reading_models_agree_on_plain_files() -> None:
     """The two readings agree on what venv and virtualenv write; they differ only on odd spacing and line ends."""
     plain = b"home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.12.1\n"

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Status
+from virtualenv_symlink_safe.environment import read_cfg
 
 ROOT = Path(__file__).parent.parent
 HARNESS_C = Path(__file__).parent / "harness" / "harness.c"
@@ -181,6 +182,17 @@ cfg_texts = st.builds(
 @given(text=cfg_texts)
 def test_cfg_is_read_as_cpython_reads_it(harness: Harness, text: bytes) -> None:
     assert harness.parse_cfg(text) == (0, cpython_reads(text))
+
+
+@pytest.mark.contract("rule 3.1")
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=cfg_texts)
+def test_python_model_reads_as_the_stub(harness: Harness, text: bytes, tmp_path: Path) -> None:
+    """environment.read_cfg, which convert and explain use, takes the same values as the stub."""
+    cfg = tmp_path / "pyvenv.cfg"
+    cfg.write_bytes(text)
+    model = {key: value.encode("utf-8", "surrogateescape") for key, value in read_cfg(str(cfg)).items()}
+    assert {key: value for key, value in model.items() if key in KEYS} == harness.parse_cfg(text)[1]
 
 
 @pytest.mark.contract("rule 3.1")

@@ -374,21 +374,22 @@ def _tool(name: str) -> str | None:
 @pytest.fixture(scope="session")
 def people() -> Iterator[People]:
     """Two real accounts and a shared group, made for this session and removed after it."""
-    tools = {name: _tool(name) for name in ("useradd", "userdel", "groupadd", "groupdel", "setpriv")}
+    found = {name: _tool(name) for name in ("useradd", "userdel", "groupadd", "groupdel", "setpriv")}
     if not IS_ROOT:
         pytest.skip("creating a second and third user and a shared group needs root")
-    if missing := [name for name, path in tools.items() if path is None]:
+    if missing := [name for name, path in found.items() if path is None]:
         pytest.skip(f"creating users needs {', '.join(missing)}")
+    tools = {name: str(path) for name, path in found.items()}
     tag = f"ss{os.getpid() % 100000}"
     group, victim, attacker = f"{tag}shared", f"{tag}victim", f"{tag}attacker"
     made: list[list[str]] = []
     try:
         subprocess.run([tools["groupadd"], group], check=True, capture_output=True)
-        made.append([str(tools["groupdel"]), group])
+        made.append([tools["groupdel"], group])
         for name in (victim, attacker):
             add = [tools["useradd"], "-M", "-U", "-G", group, "-s", "/usr/sbin/nologin", name]
             subprocess.run(add, check=True, capture_output=True)
-            made.insert(0, [str(tools["userdel"]), name])
+            made.insert(0, [tools["userdel"], name])
         yield People(
             victim=Person(victim, pwd.getpwnam(victim).pw_uid, pwd.getpwnam(victim).pw_gid),
             attacker=Person(attacker, pwd.getpwnam(attacker).pw_uid, pwd.getpwnam(attacker).pw_gid),
