@@ -795,7 +795,7 @@ static int cfg_examine(char *cfg, struct stat *cfg_st)
 {
     struct stat entry, opened;
     int fd = open(cfg, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    int err = errno;
+    int err = fd < 0 ? errno : 0;
 
     if (fd >= 0) {
         if (fstat(fd, &entry) != 0 || !S_ISREG(entry.st_mode)) {
@@ -804,8 +804,13 @@ static int cfg_examine(char *cfg, struct stat *cfg_st)
         }
         *cfg_st = entry;
     } else {
-        /* ELOOP: a symlink (or a loop); EACCES, EPERM: a file CPython's open() would find unreadable too. */
-        if ((err != ELOOP && err != EACCES && err != EPERM) || lstat(cfg, &entry) != 0)
+        /*
+         * ELOOP: a symlink (or a loop on the way).  EACCES, EPERM: a file
+         * CPython's open() finds unreadable too.  Anything else but absence
+         * (EMFILE, EIO...): a file that exists and cannot be read, named by
+         * read_cfg() rather than passed over.
+         */
+        if (err == ENOENT || err == ENOTDIR || lstat(cfg, &entry) != 0)
             return CFG_ABSENT;
         if (!S_ISLNK(entry.st_mode))
             *cfg_st = entry;
@@ -815,13 +820,10 @@ static int cfg_examine(char *cfg, struct stat *cfg_st)
             return CFG_ABSENT;
         if (S_ISLNK(entry.st_mode)) {
             fd = open(cfg, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-            err = errno;
             if (fd >= 0 && (fstat(fd, &opened) != 0 || !same_file(&opened, cfg_st))) {
                 close(fd); /* the link changed meanwhile */
                 return CFG_ABSENT;
             }
-            if (fd < 0 && err != EACCES && err != EPERM)
-                return CFG_ABSENT;
         }
     }
     if (!cfg_trusted(cfg, &entry, cfg_st)) {
@@ -851,18 +853,23 @@ static int cfg_examine(char *cfg, struct stat *cfg_st)
 static bool find_cfg(char *cfg, struct stat *cfg_st, const char *dir, size_t d)
 {
     size_t up = dir_length(dir, d);
+    struct stat parent_st;
     int parent, here;
 
     if (join_prefix(cfg, dir, up, "pyvenv.cfg") != STATUS_OK)
         return false;
-    if ((parent = cfg_examine(cfg, cfg_st)) == CFG_COUNTS)
+    if ((parent = cfg_examine(cfg, &parent_st)) == CFG_COUNTS) {
+        *cfg_st = parent_st;
         return true;
+    }
     if (join_prefix(cfg, dir, d, "pyvenv.cfg") != STATUS_OK)
         return false;
     if ((here = cfg_examine(cfg, cfg_st)) == CFG_COUNTS)
         return true;
-    if (parent == CFG_UNREADABLE)
-        return join_prefix(cfg, dir, up, "pyvenv.cfg") == STATUS_OK && cfg_examine(cfg, cfg_st) == CFG_UNREADABLE;
+    if (parent == CFG_UNREADABLE) {
+        *cfg_st = parent_st;
+        return join_prefix(cfg, dir, up, "pyvenv.cfg") == STATUS_OK;
+    }
     return here == CFG_UNREADABLE;
 }
 
