@@ -356,9 +356,9 @@ def test_rule_2_1_unreadable_parent_cfg_falls_back_to_bin(runner: Runner, target
     shutil.copy2(venv.cfg, venv.bin / "pyvenv.cfg")
     venv.cfg.chmod(0)
     probe = "import sys; print(sys.prefix)"
-    # CPython 3.11 and later read bin/pyvenv.cfg then; so does the stub, and the environment runs
+    # CPython reads bin/pyvenv.cfg then (3.11 and later after the parent's, 3.8 to 3.10 before it); so does the stub
     result = runner.run([*unprivileged(), venv.python, "-c", probe])
-    if target.version[:2] >= (3, 11) or target.is_pypy:
+    if not target.is_pypy:  # PyPy's own start-up code is not what the contract follows
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == str(venv.path)
     # with no bin/pyvenv.cfg either, the unreadable one is named: status 103, in one line
