@@ -721,14 +721,6 @@ static void hold(int fd, const char *cfg)
 /* What cfg_examine() found. */
 enum { CFG_ABSENT, CFG_COUNTS, CFG_UNREADABLE };
 
-/* Rule 2.6 passed over cfg: say why in the trace, and keep it for no_env()'s message. */
-static void note_untrusted(const char *cfg)
-{
-    memcpy(untrusted_cfg, cfg, strlen(cfg) + 1);
-    untrusted_seen = true;
-    trace("ignored ", cfg, " (rule 2.6): ", untrusted_why);
-}
-
 static void explain_verdict(int verdict, const struct stat *entry, const struct stat *dir_st, unsigned long euid)
 {
     unsigned long mode = (unsigned long)dir_st->st_mode & 07777;
@@ -778,7 +770,9 @@ static bool cfg_trusted(char *cfg, const struct stat *entry, const struct stat *
             return true;
         explain_verdict(verdict, entry, &dir_st, euid);
     }
-    note_untrusted(cfg);
+    memcpy(untrusted_cfg, cfg, strlen(cfg) + 1);
+    untrusted_seen = true;
+    trace("ignored ", cfg, " (rule 2.6): ", untrusted_why);
     return false;
 }
 
