@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Status
+from virtualenv_symlink_safe.environment import read_cfg
 
 ROOT = Path(__file__).parent.parent
 HARNESS_C = Path(__file__).parent / "harness" / "harness.c"
@@ -57,20 +58,22 @@ class Harness:
         status: int = self.lib.harness_parse_cfg(buffer, ctypes.c_size_t(len(text)), values)
         return status, {key: value for key, value in zip(KEYS, values) if value is not None}
 
-    def cfg_trust(self, dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int) -> int:
+    def cfg_trust(self, case: tuple[int, int, int, int, int, int]) -> int:
+        """The verdict on (directory mode, directory owner, entry owner, entry links, file mode, effective user)."""
         self.lib.harness_cfg_trust.argtypes = [
             ctypes.c_uint,
+            ctypes.c_ulong,
             ctypes.c_ulong,
             ctypes.c_ulong,
             ctypes.c_uint,
             ctypes.c_ulong,
         ]
-        verdict: int = self.lib.harness_cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid)
+        verdict: int = self.lib.harness_cfg_trust(*case)
         return verdict
 
-    def cfg_trust_needs_dir(self, entry_uid: int, file_mode: int, euid: int) -> bool:
-        self.lib.harness_cfg_trust_needs_dir.argtypes = [ctypes.c_ulong, ctypes.c_uint, ctypes.c_ulong]
-        return bool(self.lib.harness_cfg_trust_needs_dir(entry_uid, file_mode, euid))
+    def cfg_trust_needs_dir(self, entry_uid: int, entry_nlink: int, file_mode: int, euid: int) -> bool:
+        self.lib.harness_cfg_trust_needs_dir.argtypes = [ctypes.c_ulong, ctypes.c_ulong, ctypes.c_uint, ctypes.c_ulong]
+        return bool(self.lib.harness_cfg_trust_needs_dir(entry_uid, entry_nlink, file_mode, euid))
 
     def find_env(self, start: bytes) -> tuple[int, bytes, bytes]:
         venv, cfg = ctypes.create_string_buffer(self.path_max), ctypes.create_string_buffer(self.path_max)
@@ -130,8 +133,10 @@ def test_normalize_too_long(harness: Harness) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Rule 3.1: pyvenv.cfg is read as CPython's getpath reads it: lines end at "\n", the first "=" splits, key and value
-# are str.strip()ped, keys compare case-insensitively, the first occurrence of a key wins.
+# Rule 3.1: pyvenv.cfg is read as CPython's getpath reads it (Modules/getpath.c, readlines, 3.11 and later): bytes
+# decoded as UTF-8 with surrogateescape, lines ending at "\n" only, the first "=" splits, key and value str.strip()ped
+# (Unicode white space: a no-break space, U+2000-U+200A, U+3000...), keys compared case-insensitively, the first
+# occurrence of a key winning.
 
 
 def cpython_reads(text: bytes) -> dict[str, bytes]:
@@ -144,18 +149,32 @@ def cpython_reads(text: bytes) -> dict[str, bytes]:
     return {key: value.encode("utf-8", "surrogateescape") for key, value in found.items()}
 
 
+#: Every character str.isspace() is true of, and bytes that look like white space but are not, or not alone.
+UNICODE_SPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+NOT_SPACE = ["\u200b", "\ufeff", "\u180e", "\xad", "\U0001f600", "x"]
+RAW_BYTES = [b"\xc2", b"\xa0", b"\xe2\x80", b"\x80", b"\xf0", b"\xe3\x80", b"\xff", b"\xed\xa0\x80"]
 ascii_noise = st.text(st.characters(min_codepoint=1, max_codepoint=127), max_size=12)
+padding = st.lists(
+    st.one_of(st.sampled_from(UNICODE_SPACE).map(str.encode), st.sampled_from([*NOT_SPACE, " "]).map(str.encode)),
+    max_size=3,
+).map(b"".join)
+values = st.lists(st.one_of(ascii_noise.map(str.encode), st.sampled_from(RAW_BYTES)), max_size=3).map(b"".join)
 cfg_keys = st.sampled_from([*KEYS, "HOME", "Base-Executable", " version ", "\thome\x1c", "prompt", "", "home x"])
 cfg_lines = st.one_of(
     st.builds(
-        lambda k, sep, v: f"{k}{sep}{v}", cfg_keys, st.sampled_from(["=", " = ", "\t=\x0b", "==", " =\r"]), ascii_noise
+        lambda k, sep, lead, v, trail: k.encode() + sep.encode() + lead + v + trail,
+        cfg_keys,
+        st.sampled_from(["=", " = ", "\t=\x0b", "==", " =\r", "\u00a0=\u3000"]),
+        padding,
+        values,
+        padding,
     ),
-    ascii_noise,
+    ascii_noise.map(str.encode),
 )
 cfg_texts = st.builds(
-    lambda lines, end: end.join(lines).encode(),
+    lambda lines, end: end.join(lines),
     st.lists(cfg_lines, max_size=12),
-    st.sampled_from(["\n", "\r\n", "\n\n"]),
+    st.sampled_from([b"\n", b"\r\n", b"\n\n", b"\r"]),
 )
 
 
@@ -163,6 +182,33 @@ cfg_texts = st.builds(
 @given(text=cfg_texts)
 def test_cfg_is_read_as_cpython_reads_it(harness: Harness, text: bytes) -> None:
     assert harness.parse_cfg(text) == (0, cpython_reads(text))
+
+
+@pytest.mark.contract("rule 3.1")
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=cfg_texts)
+def test_python_model_reads_as_the_stub(harness: Harness, text: bytes, tmp_path: Path) -> None:
+    """environment.read_cfg, which convert and explain use, takes the same values as the stub."""
+    cfg = tmp_path / "pyvenv.cfg"
+    cfg.write_bytes(text)
+    model = {key: value.encode("utf-8", "surrogateescape") for key, value in read_cfg(str(cfg)).items()}
+    assert {key: value for key, value in model.items() if key in KEYS} == harness.parse_cfg(text)[1]
+
+
+@pytest.mark.contract("rule 3.1")
+@pytest.mark.parametrize("space", [c for c in UNICODE_SPACE if c != "\n"], ids=lambda c: f"U+{ord(c):04X}")
+def test_cfg_strips_every_unicode_space(harness: Harness, space: str) -> None:
+    padded = space.encode()
+    text = b"home =" + padded + b"/usr/bin" + padded * 2 + b"\n"
+    assert harness.parse_cfg(text) == (0, {"home": b"/usr/bin"})
+
+
+@pytest.mark.contract("rule 3.1")
+@pytest.mark.parametrize("lookalike", [*NOT_SPACE[:-1], "\u00a0\u0301"], ids=lambda c: c.encode().hex())
+def test_cfg_keeps_what_is_not_white_space(harness: Harness, lookalike: str) -> None:
+    text = f"home = /usr/bin{lookalike}\n".encode()
+    assert harness.parse_cfg(text) == (0, cpython_reads(text))
+    assert harness.parse_cfg(text)[1]["home"] != b"/usr/bin"
 
 
 @pytest.mark.contract("rule 3.4")
@@ -196,55 +242,68 @@ def test_cfg_real_virtualenv_file(harness: Harness) -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 # Rule 2.6: whose pyvenv.cfg counts. The reference says it as the contract does; the C code takes shortcuts.
 
-TRUST_OK, TRUST_STICKY_OTHER, TRUST_WORLD_WRITABLE = 0, 1, 2
+TRUST_OK, TRUST_STICKY_OTHER, TRUST_WORLD_WRITABLE, TRUST_SHARED_LINKED, TRUST_SHARED_WRITABLE = 0, 1, 2, 3, 4
+
+#: (directory mode, directory owner, entry owner, entry links, file mode, effective user)
+Case = tuple[int, int, int, int, int, int]
 
 
-def trust_reference(dir_mode: int, dir_uid: int, entry_uid: int, file_mode: int, euid: int) -> int:
-    anyone_adds = bool(dir_mode & stat.S_IWOTH and dir_mode & stat.S_ISVTX)  # /tmp: add, but not replace
+def trust_reference(case: Case) -> int:
+    dir_mode, dir_uid, entry_uid, entry_nlink, file_mode, euid = case
+    shared = bool(dir_mode & stat.S_ISVTX and dir_mode & (stat.S_IWGRP | stat.S_IWOTH))  # add, but not replace
     anyone_replaces = bool(dir_mode & stat.S_IWOTH and not dir_mode & stat.S_ISVTX)
-    if anyone_adds and entry_uid not in {euid, 0, dir_uid}:
+    if shared and entry_uid not in {euid, 0, dir_uid}:
         return TRUST_STICKY_OTHER
     if file_mode & stat.S_IWOTH and not anyone_replaces:
         return TRUST_WORLD_WRITABLE
+    if shared and entry_nlink != 1:
+        return TRUST_SHARED_LINKED
+    if shared and file_mode & stat.S_IWGRP:
+        return TRUST_SHARED_WRITABLE
     return TRUST_OK
 
 
 modes = st.integers(min_value=0, max_value=0o7777)
 uids = st.one_of(st.sampled_from([0, 1, 1000, 65534, 2**32 - 1]), st.integers(min_value=0, max_value=2**32 - 1))
+nlinks = st.one_of(st.sampled_from([1, 1, 2]), st.integers(min_value=0, max_value=2**32 - 1))
 
 
-#: (directory mode, directory owner, entry owner, file mode, effective user)
-Case = tuple[int, int, int, int, int]
-
-
-@given(case=st.tuples(modes, uids, uids, modes, uids))
+@given(case=st.tuples(modes, uids, uids, nlinks, modes, uids))
 def test_rule_2_6_verdict_is_the_rule(harness: Harness, case: Case) -> None:
-    verdict = harness.cfg_trust(*case)
-    assert verdict == trust_reference(*case)
-    _, _, entry_uid, file_mode, euid = case
-    if not harness.cfg_trust_needs_dir(entry_uid, file_mode, euid):
-        assert verdict == TRUST_OK, "find_cfg skips the directory's stat() only where it cannot matter"
+    verdict = harness.cfg_trust(case)
+    assert verdict == trust_reference(case)
+    _, _, entry_uid, entry_nlink, file_mode, euid = case
+    if not harness.cfg_trust_needs_dir(entry_uid, entry_nlink, file_mode, euid):
+        assert verdict == TRUST_OK, "cfg_trusted skips the directory's stat() only where it cannot matter"
 
 
 @pytest.mark.parametrize(
     ("case", "verdict"),
     [
-        ((0o1777, 0, 65534, 0o644, 0), TRUST_STICKY_OTHER),  # E7: planted in /tmp by nobody, run by root
-        ((0o1777, 0, 1000, 0o644, 0), TRUST_STICKY_OTHER),
-        ((0o1777, 0, 1000, 0o644, 1000), TRUST_OK),  # the effective user's own
-        ((0o1777, 0, 0, 0o644, 1000), TRUST_OK),  # root's
-        ((0o1777, 65534, 65534, 0o644, 0), TRUST_OK),  # the directory owner's
-        ((0o1770, 0, 65534, 0o644, 0), TRUST_OK),  # sticky, not world-writable
-        ((0o775, 1000, 1001, 0o664, 1002), TRUST_OK),  # a group-writable CI workspace
-        ((0o755, 1000, 1000, 0o644, 2000), TRUST_OK),  # another uid's environment: NFS, containers
-        ((0o777, 1000, 1000, 0o666, 0), TRUST_OK),  # chmod -R 777: anyone replaces anything anyway
-        ((0o755, 0, 0, 0o666, 0), TRUST_WORLD_WRITABLE),  # anyone could rewrite it, nothing else
-        ((0o1777, 0, 0, 0o666, 0), TRUST_WORLD_WRITABLE),
-        ((0o755, 0, 0, 0o4775, 0), TRUST_OK),
+        ((0o1777, 0, 65534, 1, 0o644, 0), TRUST_STICKY_OTHER),  # E7: planted in /tmp by nobody, run by root
+        ((0o1777, 0, 1000, 1, 0o644, 0), TRUST_STICKY_OTHER),
+        ((0o1770, 0, 1001, 1, 0o644, 1000), TRUST_STICKY_OTHER),  # a group member's, in a group's sticky folder
+        ((0o1730, 0, 1001, 1, 0o644, 0), TRUST_STICKY_OTHER),  # write without read is enough to plant
+        ((0o1777, 0, 1000, 1, 0o644, 1000), TRUST_OK),  # the effective user's own
+        ((0o1770, 0, 1000, 1, 0o644, 1000), TRUST_OK),
+        ((0o1777, 0, 0, 1, 0o644, 1000), TRUST_OK),  # root's
+        ((0o1777, 65534, 65534, 1, 0o644, 0), TRUST_OK),  # the directory owner's
+        ((0o1777, 0, 1000, 2, 0o644, 1000), TRUST_SHARED_LINKED),  # the user's file, but anyone may have linked it
+        ((0o1770, 0, 1000, 2, 0o644, 1000), TRUST_SHARED_LINKED),
+        ((0o1770, 0, 1000, 2, 0o664, 1000), TRUST_SHARED_LINKED),  # a group member's hard link of a shared note
+        ((0o1770, 0, 1000, 1, 0o664, 1000), TRUST_SHARED_WRITABLE),  # the group may rewrite it
+        ((0o1755, 0, 1001, 2, 0o664, 1000), TRUST_OK),  # sticky, but only its owner may add
+        ((0o775, 1000, 1001, 2, 0o664, 1002), TRUST_OK),  # a group-writable CI workspace
+        ((0o2775, 1000, 1000, 1, 0o664, 1000), TRUST_OK),  # umask 002, a group of one's own
+        ((0o755, 1000, 1000, 3, 0o644, 2000), TRUST_OK),  # another uid's environment, hard-linked copies: NFS
+        ((0o777, 1000, 1000, 1, 0o666, 0), TRUST_OK),  # chmod -R 777: anyone replaces anything anyway
+        ((0o755, 0, 0, 1, 0o666, 0), TRUST_WORLD_WRITABLE),  # anyone could rewrite it, nothing else
+        ((0o1777, 0, 0, 1, 0o666, 0), TRUST_WORLD_WRITABLE),
+        ((0o755, 0, 0, 1, 0o4775, 0), TRUST_OK),
     ],
 )
 def test_rule_2_6_verdict_cases(harness: Harness, case: Case, verdict: int) -> None:
-    assert harness.cfg_trust(*case) == verdict
+    assert harness.cfg_trust(case) == verdict
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -269,7 +328,8 @@ def cfg_counts(candidate: bytes) -> bool:
         return False
     if not stat.S_ISREG(file.st_mode):
         return False
-    return trust_reference(holder.st_mode, holder.st_uid, entry.st_uid, file.st_mode, os.geteuid()) == TRUST_OK
+    case = (holder.st_mode, holder.st_uid, entry.st_uid, entry.st_nlink, file.st_mode, os.geteuid())
+    return trust_reference(case) == TRUST_OK
 
 
 def find_cfg(directory: bytes) -> bytes | None:
@@ -416,19 +476,19 @@ def test_cfg_corpus(harness: Harness, sample: Path) -> None:
     status, values = harness.parse_cfg(text)
     if b"\0" in text:
         assert status == 105
-    elif all(byte < 0x80 for byte in text):
-        assert (status, values) == (0, cpython_reads(text))
     else:
-        assert status == 0
+        assert (status, values) == (0, cpython_reads(text))
 
 
 @pytest.mark.parametrize("sample", corpus("trust"), ids=lambda p: p.name)
 def test_rule_2_6_trust_corpus(harness: Harness, sample: Path) -> None:
-    data = sample.read_bytes().ljust(20, b"\0")
-    dir_mode, file_mode, dir_uid, entry_uid, euid = (int.from_bytes(data[i : i + 4], "little") for i in range(0, 20, 4))
-    dir_mode, file_mode = dir_mode & 0o7777, file_mode & 0o7777
-    expected = trust_reference(dir_mode, dir_uid, entry_uid, file_mode, euid)
-    assert harness.cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid) == expected
+    data = sample.read_bytes().ljust(32, b"\0")
+    dir_mode, file_mode, dir_uid, entry_uid, euid, _, _, nlink = (
+        int.from_bytes(data[i : i + 4], "little") for i in range(0, 32, 4)
+    )
+    dir_mode, file_mode, nlink = dir_mode & 0o7777, file_mode & 0o7777, nlink % 4  # as fuzz/fuzz_trust.c takes them
+    case = (dir_mode, dir_uid, entry_uid, nlink, file_mode, euid)
+    assert harness.cfg_trust(case) == trust_reference(case)
 
 
 @pytest.mark.parametrize("sample", corpus("normalize"), ids=lambda p: p.name)

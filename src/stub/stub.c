@@ -68,7 +68,7 @@ enum {
 /* Rule 2.6: why a pyvenv.cfg found does not count; 0 when it does. */
 enum {
     TRUST_OK = 0,
-    TRUST_STICKY_OTHER = 1,     /* another user's, in a sticky world-writable directory */
+    TRUST_STICKY_OTHER = 1,     /* another user's, in a sticky directory others may write */
     TRUST_WORLD_WRITABLE = 2    /* anyone may rewrite it, though not its directory */
 };
 
@@ -383,19 +383,51 @@ static int status_for(int err, int otherwise)
  * Reading pyvenv.cfg (rule 3.1), from text already in memory.
  */
 
-/* What Python's str.strip() removes, for the ASCII range. */
-static bool is_space(char c)
+/*
+ * The length of the white space character the n bytes at s begin with, or 0:
+ * what Python's str.strip() removes (str.isspace()), as UTF-8.  CPython
+ * decodes pyvenv.cfg as UTF-8 and strips the decoded text, so a "home" that
+ * ends in a no-break space (C2 A0) names the directory without it.  Each
+ * sequence starts with a byte that cannot continue another, so one found at
+ * either end is decoded as itself whatever surrounds it.
+ */
+static size_t space_length(const char *text, size_t n)
 {
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+    const unsigned char *s = (const unsigned char *)text;
+    if (n >= 1 && (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || (s[0] >= 0x1c && s[0] <= 0x1f)))
+        return 1;
+    if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0)) /* U+0085, U+00A0 */
+        return 2;
+    if (n < 3)
+        return 0;
+    if ((s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) ||                       /* U+1680 */
+        (s[0] == 0xe2 && s[1] == 0x80 && s[2] >= 0x80 && s[2] <= 0x8a) ||     /* U+2000-200A */
+        (s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) ||   /* U+2028, U+2029 */
+        (s[0] == 0xe2 && s[1] == 0x80 && s[2] == 0xaf) ||                     /* U+202F */
+        (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) ||                     /* U+205F */
+        (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80))                       /* U+3000 */
+        return 3;
+    return 0;
 }
 
-/* Trim [s, e) in place and NUL-terminate it. */
+/* The length of the white space character [s, e) ends with, or 0. */
+static size_t space_before(const char *s, const char *e)
+{
+    size_t k;
+    for (k = 1; k <= 3 && k <= (size_t)(e - s); k++)
+        if (space_length(e - k, k) == k)
+            return k;
+    return 0;
+}
+
+/* Trim [s, e) in place as str.strip() trims the decoded text, and NUL-terminate it. */
 static char *strip(char *s, char *e)
 {
-    while (s < e && is_space(*s))
-        s++;
-    while (e > s && is_space(e[-1]))
-        e--;
+    size_t k;
+    while (s < e && (k = space_length(s, (size_t)(e - s))) != 0)
+        s += k;
+    while (e > s && (k = space_before(s, e)) != 0)
+        e -= k;
     *e = '\0';
     return s;
 }
@@ -475,46 +507,67 @@ static bool versioned_name(char *out, size_t size, const char *stem, const char 
  * Whom to trust (rule 2.6), from what stat() said.
  */
 
+/* Rule 2.6, continued: why a pyvenv.cfg in a shared sticky directory does not count. */
+enum {
+    TRUST_SHARED_LINKED = 3,   /* it has more than one link: anyone who may add there could have made this one */
+    TRUST_SHARED_WRITABLE = 4  /* its group may write it */
+};
+
 /*
  * Rule 2.6, the pure part: may a pyvenv.cfg count, judging only by who could
- * have put it where it is?  dir_mode and dir_uid describe the directory that
- * holds its entry, entry_uid the entry's owner (the link's own, when the
- * pyvenv.cfg is a symlink, as fs.protected_symlinks judges links), file_mode
- * the file it leads to, euid the effective user running the stub.
+ * have put it where it is, or written it since?  dir_mode and dir_uid
+ * describe the directory that holds its entry; entry_uid and entry_nlink the
+ * entry (the link itself, when the pyvenv.cfg is a symlink, as
+ * fs.protected_symlinks judges links); file_mode the file it leads to; euid
+ * the effective user running the stub.
  *
- * - In a sticky world-writable directory (/tmp) anyone may add a file but
- *   only its owner, the directory's owner or root may replace it: the file
- *   counts only if one of those, or the effective user, owns it.
+ * - A sticky directory that its group or every user may write (/tmp, a
+ *   team's drop folder of mode 1770) is shared: whoever may write it may add
+ *   an entry but may replace only their own.  There a file counts only if it
+ *   is surely the doing of someone trusted anyway: its entry belongs to the
+ *   effective user, root or the directory's owner, it has a single link (a
+ *   hard link keeps the owner of the file it names, so an entry of the
+ *   victim's own may have been added by anyone allowed to link that file),
+ *   and no one else may write it (not group- or world-writable).
  * - A world-writable file counts only in a world-writable directory without
  *   the sticky bit.  There anyone may already replace every entry, the
  *   environment's own bin/ or the link being followed included, so the
  *   file's mode gives nobody anything more, and ignoring it would only break
  *   a "chmod -R 777" environment that plain CPython runs.  Anywhere else it
  *   would let anyone name the program this user runs.
- * - Anything else counts, whoever owns it: whoever may write a directory
- *   that is not sticky may replace its entries anyway (group-writable CI
- *   workspaces, root's system environments, NFS and containers with uids of
- *   their own).
+ * - Anything else counts, whoever owns it and however many links it has:
+ *   whoever may write a directory that is not sticky may replace its entries
+ *   anyway (group-writable CI workspaces, root's system environments, NFS and
+ *   containers with uids of their own), and a group-writable file outside a
+ *   shared directory is what umask 002 makes with a group of one's own.
  */
-static int cfg_trust(unsigned int dir_mode, unsigned long dir_uid, unsigned long entry_uid, unsigned int file_mode,
-                     unsigned long euid)
+static int cfg_trust(unsigned int dir_mode, unsigned long dir_uid, unsigned long entry_uid, unsigned long entry_nlink,
+                     unsigned int file_mode, unsigned long euid)
 {
-    int open_dir = (dir_mode & S_IWOTH) != 0, sticky = (dir_mode & S_ISVTX) != 0;
-    if (open_dir && sticky && entry_uid != euid && entry_uid != 0 && entry_uid != dir_uid)
+    bool sticky = (dir_mode & S_ISVTX) != 0;
+    bool shared = sticky && (dir_mode & (S_IWGRP | S_IWOTH)) != 0; /* others may add, not replace */
+    bool open_dir = !sticky && (dir_mode & S_IWOTH) != 0;          /* anyone may replace anything */
+    if (shared && entry_uid != euid && entry_uid != 0 && entry_uid != dir_uid)
         return TRUST_STICKY_OTHER;
-    if ((file_mode & S_IWOTH) && !(open_dir && !sticky))
+    if ((file_mode & S_IWOTH) && !open_dir)
         return TRUST_WORLD_WRITABLE;
+    if (shared && entry_nlink != 1)
+        return TRUST_SHARED_LINKED;
+    if (shared && (file_mode & S_IWGRP))
+        return TRUST_SHARED_WRITABLE;
     return TRUST_OK;
 }
 
 /*
  * Whether cfg_trust() needs the directory at all: a file of the effective
- * user's or root's that only its owner may write counts wherever it lies.
- * That is the common case, so it costs no stat() of the directory.
+ * user's or root's, with one link, that only its owner may write counts
+ * wherever it lies.  That is the common case, so it costs no stat() of the
+ * directory.
  */
-static bool cfg_trust_needs_dir(unsigned long entry_uid, unsigned int file_mode, unsigned long euid)
+static bool cfg_trust_needs_dir(unsigned long entry_uid, unsigned long entry_nlink, unsigned int file_mode,
+                                unsigned long euid)
 {
-    return (entry_uid != euid && entry_uid != 0) || (file_mode & S_IWOTH) != 0;
+    return (entry_uid != euid && entry_uid != 0) || entry_nlink != 1 || (file_mode & (S_IWGRP | S_IWOTH)) != 0;
 }
 
 /* ===========================================================================
@@ -666,27 +719,61 @@ static char untrusted_cfg[PATH_MAX];
 static char untrusted_why[160];
 
 /*
- * Is cfg a regular file that counts (rule 2.6)?  lstat() comes first, so the
- * owner of a symlink is the link's own; only a link costs a second call.
- * The directory is asked about only when the file's owner or mode needs it.
+ * The pyvenv.cfg that find_cfg() opened and chose, kept open so that
+ * read_cfg() reads the very file that was judged, without opening it again:
+ * the descriptor, and the buffer and length of the path it was found by.
+ * Close-on-exec, so the interpreter never inherits it.
  */
-static bool cfg_counts(char *cfg, struct stat *cfg_st)
+static int held_fd = -1;
+static const char *held_for;
+static size_t held_len;
+
+static void hold(int fd, const char *cfg)
 {
-    struct stat entry, dir_st;
+    if (held_fd >= 0)
+        close(held_fd);
+    held_fd = fd;
+    held_for = cfg;
+    held_len = fd >= 0 ? strlen(cfg) : 0;
+}
+
+/* What cfg_examine() found. */
+enum { CFG_ABSENT, CFG_COUNTS, CFG_UNREADABLE };
+
+static void explain_verdict(int verdict, const struct stat *entry, const struct stat *dir_st, unsigned long euid)
+{
+    unsigned long mode = (unsigned long)dir_st->st_mode & 07777;
+    if (verdict == TRUST_STICKY_OTHER)
+        snprintf(untrusted_why, sizeof untrusted_why,
+                 "owned by uid %lu in a sticky directory other users may write (mode %04lo, owned by uid %lu), "
+                 "running as uid %lu",
+                 (unsigned long)entry->st_uid, mode, (unsigned long)dir_st->st_uid, euid);
+    else if (verdict == TRUST_SHARED_LINKED)
+        snprintf(untrusted_why, sizeof untrusted_why,
+                 "it has %lu links, in a sticky directory other users may write (mode %04lo): any of them may have "
+                 "linked it there",
+                 (unsigned long)entry->st_nlink, mode);
+    else if (verdict == TRUST_SHARED_WRITABLE)
+        snprintf(untrusted_why, sizeof untrusted_why,
+                 "writable by its group, in a sticky directory other users may write (mode %04lo)", mode);
+    else
+        snprintf(untrusted_why, sizeof untrusted_why, "writable by every user, in a directory that is not");
+}
+
+/*
+ * Rule 2.6 for cfg (entry: the entry itself, as lstat() sees it; cfg_st: the
+ * file it leads to).  The directory is asked about only when the owner, the
+ * links or the mode need it.
+ */
+static bool cfg_trusted(char *cfg, const struct stat *entry, const struct stat *cfg_st)
+{
+    struct stat dir_st;
     size_t slash = strlen(cfg) - (sizeof "/pyvenv.cfg" - 1);
     unsigned long euid = effective_uid();
     char saved;
     int verdict, found, err;
 
-    if (lstat(cfg, &entry) != 0)
-        return false;
-    if (!S_ISLNK(entry.st_mode))
-        *cfg_st = entry;
-    else if (stat(cfg, cfg_st) != 0)
-        return false;
-    if (!S_ISREG(cfg_st->st_mode))
-        return false;
-    if (!cfg_trust_needs_dir(entry.st_uid, cfg_st->st_mode, euid))
+    if (!cfg_trust_needs_dir(entry->st_uid, entry->st_nlink, cfg_st->st_mode, euid))
         return true;
     /* The directory is cfg up to its last slash ("/" for "/pyvenv.cfg"). */
     saved = cfg[slash ? slash : 1];
@@ -697,15 +784,10 @@ static bool cfg_counts(char *cfg, struct stat *cfg_st)
     if (!found) {
         snprintf(untrusted_why, sizeof untrusted_why, "its directory cannot be examined (%s)", strerror(err));
     } else {
-        verdict = cfg_trust(dir_st.st_mode, dir_st.st_uid, entry.st_uid, cfg_st->st_mode, euid);
+        verdict = cfg_trust(dir_st.st_mode, dir_st.st_uid, entry->st_uid, entry->st_nlink, cfg_st->st_mode, euid);
         if (verdict == TRUST_OK)
             return true;
-        if (verdict == TRUST_STICKY_OTHER)
-            snprintf(untrusted_why, sizeof untrusted_why,
-                     "owned by uid %lu in a sticky world-writable directory owned by uid %lu, running as uid %lu",
-                     (unsigned long)entry.st_uid, (unsigned long)dir_st.st_uid, euid);
-        else
-            snprintf(untrusted_why, sizeof untrusted_why, "writable by every user, in a directory that is not");
+        explain_verdict(verdict, entry, &dir_st, euid);
     }
     memcpy(untrusted_cfg, cfg, strlen(cfg) + 1);
     untrusted_seen = true;
@@ -716,15 +798,94 @@ static bool cfg_counts(char *cfg, struct stat *cfg_st)
 }
 
 /*
+ * Is cfg a regular file that counts (rule 2.6), and may it be read?  It is
+ * opened first, without following a link and without waiting on a FIFO; the
+ * descriptor then tells rule 2.6 all it needs of a file that is not a link,
+ * so the usual case costs open() and fstat() where it cost lstat() and
+ * read_cfg()'s open() before.  A symlink is judged by lstat() (the link's
+ * owner) and stat() (the file), then opened through the link.  A file that
+ * may not be read is judged the same way, and is CFG_UNREADABLE if it counts.
+ */
+static int cfg_examine(char *cfg, struct stat *cfg_st)
+{
+    struct stat entry, opened;
+    int fd = open(cfg, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+
+    if (fd >= 0) {
+        if (fstat(fd, &entry) != 0 || !S_ISREG(entry.st_mode)) {
+            close(fd);
+            return CFG_ABSENT;
+        }
+        *cfg_st = entry;
+    } else {
+        /*
+         * ELOOP: a symlink (or a loop on the way).  EACCES, EPERM: a file
+         * CPython's open() finds unreadable too.  Anything else but absence
+         * (EMFILE, EIO...): a file that exists and cannot be read, named by
+         * read_cfg() rather than passed over.
+         */
+        if (err == ENOENT || err == ENOTDIR || lstat(cfg, &entry) != 0)
+            return CFG_ABSENT;
+        if (!S_ISLNK(entry.st_mode))
+            *cfg_st = entry;
+        else if (stat(cfg, cfg_st) != 0)
+            return CFG_ABSENT;
+        if (!S_ISREG(cfg_st->st_mode))
+            return CFG_ABSENT;
+        if (S_ISLNK(entry.st_mode)) {
+            fd = open(cfg, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+            if (fd >= 0 && (fstat(fd, &opened) != 0 || !same_file(&opened, cfg_st))) {
+                close(fd); /* the link changed meanwhile */
+                return CFG_ABSENT;
+            }
+        }
+    }
+    if (!cfg_trusted(cfg, &entry, cfg_st)) {
+        if (fd >= 0)
+            close(fd);
+        return CFG_ABSENT;
+    }
+    if (fd < 0) {
+        trace("cannot read ", cfg, NULL, NULL);
+        return CFG_UNREADABLE;
+    }
+    hold(fd, cfg);
+    return CFG_COUNTS;
+}
+
+/*
  * A pyvenv.cfg for an interpreter in the directory named by the first d bytes
  * of dir, an absolute path: CPython looks one level up first, then in that
  * directory itself, and so do we, so that we read the file it will read.
- * cfg_st receives its identity, which decide() needs to tell a cycle.
+ * CPython goes on to the second also when the first exists but may not be
+ * read (getpath catches PermissionError as it catches FileNotFoundError), and
+ * so do we.  When neither counts and one may not be read, that one is taken
+ * (the first, if both), and read_cfg() names it: status 103, where CPython's
+ * site module fails on it too.  cfg_st receives its identity, which decide()
+ * needs to tell a cycle.
  */
 static bool find_cfg(char *cfg, struct stat *cfg_st, const char *dir, size_t d)
 {
-    return (join_prefix(cfg, dir, dir_length(dir, d), "pyvenv.cfg") == STATUS_OK && cfg_counts(cfg, cfg_st)) ||
-           (join_prefix(cfg, dir, d, "pyvenv.cfg") == STATUS_OK && cfg_counts(cfg, cfg_st));
+    size_t up = dir_length(dir, d);
+    struct stat parent_st;
+    int parent, here;
+
+    if (join_prefix(cfg, dir, up, "pyvenv.cfg") != STATUS_OK)
+        return false;
+    if ((parent = cfg_examine(cfg, &parent_st)) == CFG_COUNTS) {
+        *cfg_st = parent_st;
+        return true;
+    }
+    if (join_prefix(cfg, dir, d, "pyvenv.cfg") != STATUS_OK)
+        return false;
+    if ((here = cfg_examine(cfg, cfg_st)) == CFG_COUNTS)
+        return true;
+    if (parent == CFG_UNREADABLE) {
+        *cfg_st = parent_st;
+        return join_prefix(cfg, dir, up, "pyvenv.cfg") == STATUS_OK;
+    }
+    return here == CFG_UNREADABLE;
 }
 
 /*
@@ -835,12 +996,23 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
  * Rule 3: the base interpreter.
  */
 
-/* Rule 3.4: read at most MAX_CFG_SIZE bytes of cfg, then parse them. */
+/*
+ * Rule 3.4: read at most MAX_CFG_SIZE bytes of cfg, then parse them.  The
+ * file find_cfg() chose is read through the descriptor it kept, when cfg is
+ * the path it was found by.
+ */
 static int read_cfg(struct cfg_keys *keys, const char *cfg)
 {
     size_t len = 0;
-    int status, fd = open(cfg, O_RDONLY);
+    int status, fd;
 
+    if (held_fd >= 0 && cfg == held_for && strlen(cfg) == held_len) {
+        fd = held_fd;
+        held_fd = -1;
+    } else {
+        hold(-1, NULL);
+        fd = open(cfg, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    }
     if (fd < 0)
         return fail(STATUS_CFG_UNREADABLE, errno, "cannot read ", cfg);
     for (;;) {
@@ -917,12 +1089,14 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
             *base = in_home;
             return STATUS_OK;
         }
+        /* A 'home' behind a link loop or too long a path deserves that status (108, 110), not 107. */
+        err = stat(keys.home, &st) == 0 ? 0 : errno;
         msg_begin();
         msg_text("no python interpreter in 'home' of ");
         msg_path(cfg);
         msg_text(": ");
         msg_path(keys.home);
-        return msg_end(STATUS_BASE_UNUSABLE, 0);
+        return msg_end(status_for(err, STATUS_BASE_UNUSABLE), err == ELOOP || err == ENAMETOOLONG ? err : 0);
     } else {
         return fail(STATUS_NO_BASE_KEY, 0, "no base-executable, executable or home key in ", cfg);
     }
@@ -947,9 +1121,16 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
         *base = value;
         return STATUS_OK;
     }
+    /* Say why, in the system's words where it has some: ENOENT, ELOOP (108), EACCES, EISDIR. */
     err = errno;
-    if (stat(value, &st) == 0)
-        err = S_ISREG(st.st_mode) ? EACCES : EISDIR;
+    if (stat(value, &st) != 0)
+        err = errno;
+    else if (S_ISREG(st.st_mode))
+        err = access(value, X_OK) == 0 ? 0 : errno;
+    else if (S_ISDIR(st.st_mode))
+        err = EISDIR;
+    else
+        err = 0; /* a FIFO, a socket, a device: no errno says "not a regular file" */
     msg_begin();
     msg_text("base interpreter from '");
     msg_text(key);
@@ -957,7 +1138,9 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
     msg_path(cfg);
     msg_text(" is not usable: ");
     msg_path(value);
-    return msg_end(STATUS_BASE_UNUSABLE, err);
+    if (!err && !S_ISREG(st.st_mode))
+        msg_text(": not a regular file");
+    return msg_end(status_for(err, STATUS_BASE_UNUSABLE), err);
 }
 
 /*

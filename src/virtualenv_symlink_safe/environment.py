@@ -26,8 +26,6 @@ MAX_STUB_SIZE = 4 * 1024 * 1024
 MAX_CFG_SIZE = 1024 * 1024
 MAX_LINK_STEPS = 40
 MAX_NESTING = 8
-#: What Python's ``str.strip()`` removes in the ASCII range, as the stub strips keys and values.
-_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
 class Refused(Exception):  # noqa: N818  # a refusal, reported in one line with its status, is not an error of ours
@@ -221,7 +219,7 @@ def read_cfg(cfg: str) -> dict[str, str]:
     for line in data.decode("utf-8", "surrogateescape").split("\n"):
         key, sep, value = line.partition("=")
         if sep:
-            keys.setdefault(key.strip(_SPACE).lower(), value.strip(_SPACE))
+            keys.setdefault(key.strip().lower(), value.strip())  # Unicode white space, as the stub and CPython
     return keys
 
 

@@ -51,14 +51,15 @@ int harness_path_max(void)
 }
 
 /* Rule 2.6's verdict: 0 when the pyvenv.cfg counts, else why not (TRUST_*). */
-int harness_cfg_trust(unsigned int dir_mode, unsigned long dir_uid, unsigned long entry_uid, unsigned int file_mode,
-                      unsigned long euid)
+int harness_cfg_trust(unsigned int dir_mode, unsigned long dir_uid, unsigned long entry_uid, unsigned long entry_nlink,
+                      unsigned int file_mode, unsigned long euid)
 {
-    return cfg_trust(dir_mode, dir_uid, entry_uid, file_mode, euid);
+    return cfg_trust(dir_mode, dir_uid, entry_uid, entry_nlink, file_mode, euid);
 }
 
 /* Rule 2.6: whether the verdict needs the directory at all (else it is 0). */
-int harness_cfg_trust_needs_dir(unsigned long entry_uid, unsigned int file_mode, unsigned long euid)
+int harness_cfg_trust_needs_dir(unsigned long entry_uid, unsigned long entry_nlink, unsigned int file_mode,
+                                unsigned long euid)
 {
-    return cfg_trust_needs_dir(entry_uid, file_mode, euid);
+    return cfg_trust_needs_dir(entry_uid, entry_nlink, file_mode, euid);
 }
