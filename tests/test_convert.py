@@ -31,19 +31,10 @@ from test_conformance import (
     seed_reproducer,
 )
 from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
+from virtualenv_symlink_safe.errors import Status
 
 if TYPE_CHECKING:
     from conftest import Runner, Target
-
-#: Exit statuses of the command, as documented in docs/reference/cli.rst.
-NOT_AN_ENVIRONMENT = 3
-FOREIGN_LAYOUT = 4
-BASE_UNUSABLE = 5
-UNSERVED = 6
-NOT_WRITABLE = 7
-UNFINISHED = 8
-UNKNOWN_NAMES = 9
-DID_NOT_START = 10
 
 ORIGINS = ("venv", "venv-copies", "virtualenv-symlinks", "virtualenv-copies", "uv", "symlink-safe")
 UV = Path(sys.executable).parent / "uv"
@@ -288,12 +279,12 @@ def test_c17_explain_stub_and_plain(runner: Runner, uv_environ: dict[str, str], 
 
     venv.cfg.unlink()
     result = command(runner, "explain", work / "link")
-    assert result.returncode == DID_NOT_START
+    assert result.returncode == Status.DID_NOT_START
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert "symlink-safe: no environment for" in result.stderr
 
-    assert command(runner, "explain", work / "nothing-here").returncode == NOT_AN_ENVIRONMENT
+    assert command(runner, "explain", work / "nothing-here").returncode == Status.NOT_AN_ENVIRONMENT
 
 
 def refused(runner: Runner, status: int, *args: str | Path) -> str:
@@ -308,35 +299,35 @@ def refused(runner: Runner, status: int, *args: str | Path) -> str:
 
 def test_c17_bad_input(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
     """Each refusal: one line, its own status, nothing changed."""
-    assert "does not exist" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "missing")
+    assert "does not exist" in refused(runner, Status.NOT_AN_ENVIRONMENT, "convert", work / "missing")
     (work / "plain-folder").mkdir()
-    assert "has no pyvenv.cfg" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "plain-folder")
+    assert "has no pyvenv.cfg" in refused(runner, Status.NOT_AN_ENVIRONMENT, "convert", work / "plain-folder")
     conda = work / "conda"
     (conda / "conda-meta").mkdir(parents=True)
     (conda / "bin").mkdir()
     (conda / "bin" / "python").symlink_to(target.exe)
-    assert "conda environment" in refused(runner, FOREIGN_LAYOUT, "convert", conda)
+    assert "conda environment" in refused(runner, Status.FOREIGN_LAYOUT, "convert", conda)
     (work / "no-names" / "bin").mkdir(parents=True)
     (work / "no-names" / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n")
-    assert "has no interpreter in bin/" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "no-names")
+    assert "has no interpreter in bin/" in refused(runner, Status.NOT_AN_ENVIRONMENT, "convert", work / "no-names")
     windows = work / "windows"
     (windows / "Scripts").mkdir(parents=True)
     (windows / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n")
-    assert "Windows layout" in refused(runner, FOREIGN_LAYOUT, "revert", windows)
+    assert "Windows layout" in refused(runner, Status.FOREIGN_LAYOUT, "revert", windows)
 
     venv = make(runner, uv_environ, target, work / "env", "uv")
     before, cfg = snapshot(venv.path), venv.cfg.read_text()
     venv.cfg.write_text(cfg + f"base-executable = {work / 'gone' / 'python3'}\n")
-    assert "does not exist" in refused(runner, BASE_UNUSABLE, "convert", venv.path)
+    assert "does not exist" in refused(runner, Status.BASE_UNUSABLE, "convert", venv.path)
     venv.cfg.write_text(cfg.replace("version_info = ", "version_info = 3.7.0\nold_version_info = "))
-    assert "or later is required, not 3.7" in refused(runner, UNSERVED, "convert", venv.path)
+    assert "or later is required, not 3.7" in refused(runner, Status.UNSERVED, "convert", venv.path)
     venv.cfg.write_text(cfg.replace("implementation = ", "implementation = GraalPy\nold_implementation = "))
-    assert "only CPython and PyPy are supported for now, not GraalPy" in refused(runner, UNSERVED, "convert", venv.path)
+    assert "only CPython and PyPy are supported for now, not GraalPy" in refused(runner, Status.UNSERVED, "convert", venv.path)
     venv.cfg.write_text(cfg)
     assert snapshot(venv.path) == before
 
     (work / f".{venv.path.name}.symlink-safe.incomplete").write_text("pid = 1\nowned = no\n")
-    assert "did not finish" in refused(runner, UNFINISHED, "convert", venv.path)
+    assert "did not finish" in refused(runner, Status.UNFINISHED, "convert", venv.path)
     (work / f".{venv.path.name}.symlink-safe.incomplete").unlink()
     assert snapshot(venv.path) == before
 
@@ -354,7 +345,7 @@ def test_c17_elf_mismatch(runner: Runner, uv_environ: dict[str, str], target: Ta
         (venv.bin / name).unlink()
         (venv.bin / name).symlink_to(foreign)
     before = snapshot(venv.path)
-    assert "does not fit" in refused(runner, UNSERVED, "convert", venv.path)
+    assert "does not fit" in refused(runner, Status.UNSERVED, "convert", venv.path)
     assert snapshot(venv.path) == before
 
 
@@ -366,7 +357,7 @@ def test_c17_read_only_bin(runner: Runner, uv_environ: dict[str, str], target: T
     elif runner.run(["chattr", "+i", venv.bin]).returncode != 0:
         pytest.skip("root, and 'chattr +i' is refused here: no way to make bin/ read-only for root")
     try:
-        line = refused(runner, NOT_WRITABLE, "convert", venv.path)
+        line = refused(runner, Status.NOT_WRITABLE, "convert", venv.path)
     finally:
         if os.geteuid() == 0:
             runner.run(["chattr", "-i", venv.bin], check=True)
@@ -384,7 +375,7 @@ def test_c17_unknown_name_left_alone(runner: Runner, uv_environ: dict[str, str],
     wrapper.chmod(0o755)
     before = wrapper.read_bytes()
     result = command(runner, "convert", venv.path)
-    assert result.returncode == UNKNOWN_NAMES
+    assert result.returncode == Status.UNKNOWN_NAMES
     assert result.stderr.count("\n") == 1
     assert f"left alone: bin/{wrapper.name} is a file, neither the base interpreter" in result.stderr
     assert result.stdout == f"Converted 1 environment: {venv.path}\n"
@@ -421,7 +412,7 @@ def test_c17_colour_only_on_a_terminal(runner: Runner, work: Path) -> None:
         for environ, coloured in ((runner.environ, True), ({**runner.environ, "NO_COLOR": "1"}, False)):
             cmd = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(missing)]
             result = subprocess.run(cmd, env=environ, stderr=secondary, check=False, timeout=RUN_TIMEOUT)
-            assert result.returncode == NOT_AN_ENVIRONMENT
+            assert result.returncode == Status.NOT_AN_ENVIRONMENT
             line = os.read(primary, 4096)
             assert line.startswith(b"\x1b[1;31merror\x1b[0m: ") == coloured, line
             assert f"{missing} does not exist".encode() in line
