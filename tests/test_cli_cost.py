@@ -59,7 +59,12 @@ def test_command_line_mistakes_exit_with_the_usage_status(argv: list[str], capsy
 
 @pytest.mark.parametrize(
     ("argv", "verbosity"),
-    [(["convert", "-q", "env"], -1), (["-v", "convert", "env"], 1), (["convert", "env", "-vv"], 2), (["revert", "-v", "-q", "-q", "env"], -1)],
+    [
+        (["convert", "-q", "env"], -1),
+        (["-v", "convert", "env"], 1),
+        (["convert", "env", "-vv"], 2),
+        (["revert", "-v", "-q", "-q", "env"], -1),
+    ],
 )
 def test_verbosity_counts_options_before_and_after_the_command(argv: list[str], verbosity: int) -> None:
     args = build_parser().parse_args(argv)

@@ -108,6 +108,11 @@ def _run_envs(command: str, envs: list[Path], *, dry_run: bool, out: Output) -> 
             out.error(str(failure) if str(failure).startswith(where) else f"{where}: {failure}")
             status = status or failure.status
             continue
+        except OSError as exception:  # a file that changed or vanished while it was read
+            where = f" {exception.filename}" if exception.filename else ""
+            out.error(f"{env.absolute()}: cannot read{where}: {exception.strerror or exception}; nothing was changed")
+            status = status or Status.FAILED
+            continue
         if outcome.plan.changed:
             done.append(outcome)
         elif outcome.plan.keep or not outcome.plan.unknown:  # nothing left to say "already" of otherwise
