@@ -7,7 +7,9 @@ still measures it for ``docs/explanation/cost.rst``.
 from __future__ import annotations
 
 import json
+import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,8 +19,6 @@ from virtualenv_symlink_safe.cli import build_parser, main
 from virtualenv_symlink_safe.errors import Status
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from conftest import Runner
 
 #: Runs the command in-process and lists what it imported beyond the interpreter's start.
@@ -69,3 +69,11 @@ def test_command_line_mistakes_exit_with_the_usage_status(argv: list[str], capsy
 def test_verbosity_counts_options_before_and_after_the_command(argv: list[str], verbosity: int) -> None:
     args = build_parser().parse_args(argv)
     assert getattr(args, "verbose", 0) - getattr(args, "quiet", 0) == verbosity
+
+
+def test_reference_lists_every_status_by_its_name() -> None:
+    reference = (Path(__file__).parent.parent / "docs" / "reference" / "cli.rst").read_text(encoding="utf-8")
+    listed = {
+        int(number): name for number, name in re.findall(r"^ +(?:\* - )?(\d+) \(``(\w+)``\)$", reference, re.MULTILINE)
+    }
+    assert listed == {status.value: status.name for status in Status}

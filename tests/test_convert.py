@@ -7,7 +7,9 @@ interpreter, converted, and held to C4-C8, C11 and C12; then reverted, and a pla
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import os
 import pty
 import pwd
@@ -39,6 +41,7 @@ from test_conformance import (
 )
 from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
 from virtualenv_symlink_safe.errors import Status
+from virtualenv_symlink_safe.stub import TEMPORARY_PREFIX
 
 if TYPE_CHECKING:
     from conftest import Runner, Target
@@ -379,19 +382,74 @@ def test_read_only_bin_is_refused_creating_nothing(
     runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
 ) -> None:
     venv = make(runner, uv_environ, target, work / "env", "uv")
-    before = snapshot(venv.path)
     if os.geteuid() != 0:
         venv.bin.chmod(0o555)
     elif runner.run(["chattr", "+i", venv.bin]).returncode != 0:
         pytest.skip("root, and 'chattr +i' is refused here: no way to make bin/ read-only for root")
     try:
+        before = exact_snapshot(work)
         line = refused(runner, Status.NOT_WRITABLE, "convert", venv.path)
+        after = exact_snapshot(work)
     finally:
         if os.geteuid() == 0:
             runner.run(["chattr", "-i", venv.bin], check=True)
         venv.bin.chmod(0o755)
     assert f"{venv.bin} is not writable" in line
-    assert snapshot(venv.path) == before
+    assert after == before, "the refused convert changed or created something (a probe, the lock)"
+
+
+def installed_where_anyone_reads(site: Path) -> Path:
+    """Copy the package (and filelock, when installed) where a second user may import it: the test environment
+    lies under folders only root may enter."""
+    for name in ("virtualenv_symlink_safe", "filelock"):
+        with contextlib.suppress(ImportError):
+            package = Path(importlib.import_module(name).__file__ or "").parent
+            shutil.copytree(package, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [site, *site.rglob("*")]:
+        path.chmod(0o755)
+    return site
+
+
+@pytest.mark.contract("C17")
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as a second user needs root (setpriv)")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="running as a second user needs setpriv (util-linux)")
+def test_user_who_may_not_write_is_told_so(runner: Runner) -> None:
+    """A user converting root's environment is told bin/ is not writable for lack of permission, not 'No such file'."""
+    nobody = pwd.getpwnam("nobody")
+    shared = Path(tempfile.mkdtemp(prefix="symlink-safe-perm-")).resolve()
+    try:
+        shared.chmod(0o755)
+        env = shared / "env"
+        runner.run(["/usr/bin/python3", "-m", "venv", "--without-pip", env], check=True)
+        site = installed_where_anyone_reads(shared / "site")
+        before = exact_snapshot(shared)
+        as_nobody = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+        cmd = [*as_nobody, "/usr/bin/python3", "-m", "virtualenv_symlink_safe", "convert", env]
+        result = runner.run(cmd, cwd="/", env={**runner.environ, "PYTHONPATH": str(site)})
+        assert result.returncode == Status.NOT_WRITABLE, result.stderr
+        assert result.stderr == f"error: {env / 'bin'} is not writable: permission denied; nothing was changed\n"
+        assert exact_snapshot(shared) == before
+    finally:
+        shutil.rmtree(shared)
+
+
+@pytest.mark.contract("C17")
+def test_temporaries_a_killed_run_left_are_removed_and_no_others(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
+    """A temporary of ours (name, owner) left by a killed run goes with the next convert; anything else stays."""
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    ours = venv.bin / f"{TEMPORARY_PREFIX}0123456789abcdef"
+    ours.write_bytes(b"half a stub")
+    kept = [venv.bin / f"{TEMPORARY_PREFIX}not-ours", venv.bin / f"{TEMPORARY_PREFIX}fedcba9876543210"]
+    kept[0].write_bytes(b"a name of ours, but not a form we make")
+    kept[1].mkdir()
+    result = command(runner, "convert", "-v", venv.path)
+    assert result.returncode == 0, result.stderr
+    assert f"{ours.name}: a temporary an interrupted run left, removed" in result.stdout
+    assert not ours.exists()
+    assert all(path.exists() for path in kept)
+    assert_converted(venv)
 
 
 @pytest.mark.contract("C17")
