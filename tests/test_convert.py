@@ -341,7 +341,7 @@ def test_bad_input_is_refused_in_one_line_changing_nothing(
     venv = make(runner, uv_environ, target, work / "env", "uv")
     before, cfg = snapshot(venv.path), venv.cfg.read_text()
     venv.cfg.write_text(cfg + f"base-executable = {work / 'gone' / 'python3'}\n")
-    assert "does not exist" in refused(runner, Status.BASE_UNUSABLE, "convert", venv.path)
+    assert str(work / "gone" / "python3") in refused(runner, Status.BASE_UNUSABLE, "convert", venv.path)
     venv.cfg.write_text(cfg.replace("version_info = ", "version_info = 3.7.0\nold_version_info = "))
     assert "or later is required, not 3.7" in refused(runner, Status.UNSERVED, "convert", venv.path)
     venv.cfg.write_text(cfg.replace("implementation = ", "implementation = GraalPy\nold_implementation = "))
