@@ -424,7 +424,7 @@ def test_user_who_may_not_write_is_told_so(runner: Runner) -> None:
         site = installed_where_anyone_reads(shared / "site")
         before = exact_snapshot(shared)
         as_nobody = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
-        cmd = [*as_nobody, "/usr/bin/python3", "-m", "virtualenv_symlink_safe", "convert", env]
+        cmd = [*as_nobody, "/usr/bin/python3", "-m", "virtualenv_symlink_safe", "convert", str(env)]
         result = runner.run(cmd, cwd="/", env={**runner.environ, "PYTHONPATH": str(site)})
         assert result.returncode == Status.NOT_WRITABLE, result.stderr
         assert result.stderr == f"error: {env / 'bin'} is not writable: permission denied; nothing was changed\n"
