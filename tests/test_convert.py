@@ -743,3 +743,39 @@ def test_root_writes_through_no_link_a_user_races_in(runner: Runner, target: Tar
         assert not made_by_root, f"root made files in the environment outside bin/: {made_by_root}"
     finally:
         shutil.rmtree(shared)
+
+
+@pytest.mark.contract("C17")
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_convert_that_fails_on_a_full_disk_changes_nothing(runner: Runner, target: Target, work: Path) -> None:
+    """No room for the stub: status 1 in one line, every file as it was, no temporary left; with room, it converts."""
+    disk = work / "disk"
+    disk.mkdir()
+    if runner.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", disk]).returncode != 0:
+        pytest.skip("mounting a tmpfs is refused here")
+    try:
+        env = disk / "env"
+        (env / "bin").mkdir(parents=True)
+        kind = "implementation = PyPy\n" if target.is_pypy else ""
+        (env / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n{kind}version = {target.short}\n")
+        (env / "bin" / "python").symlink_to(target.exe)
+        (env / "bin" / "python3").symlink_to("python")
+        filler = disk / "filler"
+        with contextlib.suppress(OSError), filler.open("wb", buffering=0) as file:
+            while True:
+                file.write(b"\0" * 4096)
+        os.truncate(filler, filler.stat().st_size - 16 * 1024)  # room for a little, not for the stub
+        files = {path: facts for path, facts in exact_snapshot(env).items() if not Path(path).is_dir()}
+
+        result = command(runner, "convert", env)
+        assert result.returncode == Status.FAILED, result.stderr
+        assert result.stderr.count("\n") == 1
+        assert "No space left on device; run the command again to finish" in result.stderr
+        assert {path: facts for path, facts in exact_snapshot(env).items() if not Path(path).is_dir()} == files
+        assert sorted(p.name for p in (env / "bin").iterdir()) == ["python", "python3"], "a temporary was left"
+
+        filler.unlink()
+        assert command(runner, "convert", "-q", env).returncode == 0
+        assert_converted(Venv(env, target))
+    finally:
+        runner.run(["umount", disk], check=True)
