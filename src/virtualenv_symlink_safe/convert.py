@@ -307,7 +307,7 @@ def plan_revert(env: Environment) -> Plan:
     facts = env.facts(plan.base)
     pypy = facts[0] == "PyPy" if facts else Path(os.path.realpath(plan.base)).name.startswith("pypy")
     stubs = [name for name in names if not (env.bin_dir / name).is_symlink() and is_stub(env.bin_dir / name)]
-    linked = [name for name in names if (env.bin_dir / name).is_symlink()]
+    linked = [name for name in names if (env.bin_dir / name).is_symlink() and _same_file(env.bin_dir / name, plan.base)]
     ordered = sorted(names) if pypy else sorted(names, key=lambda name: name != "python")
     candidates = [name for name in ordered if name in stubs or name in linked]
     if not stubs or not candidates:
