@@ -7,12 +7,21 @@ interpreter, converted, and held to C4-C8, C11 and C12; then reverted, and a pla
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import os
 import pty
+import pwd
+import random
+import shutil
+import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,19 +40,11 @@ from test_conformance import (
     seed_reproducer,
 )
 from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
+from virtualenv_symlink_safe.errors import Status
+from virtualenv_symlink_safe.stub import TEMPORARY_PREFIX
 
 if TYPE_CHECKING:
     from conftest import Runner, Target
-
-#: Exit statuses of the command, as documented in docs/reference/cli.rst.
-NOT_AN_ENVIRONMENT = 3
-FOREIGN_LAYOUT = 4
-BASE_UNUSABLE = 5
-UNSERVED = 6
-NOT_WRITABLE = 7
-UNFINISHED = 8
-UNKNOWN_NAMES = 9
-DID_NOT_START = 10
 
 ORIGINS = ("venv", "venv-copies", "virtualenv-symlinks", "virtualenv-copies", "uv", "symlink-safe")
 UV = Path(sys.executable).parent / "uv"
@@ -173,7 +174,8 @@ def test_c17_convert_origin(
     check_c12_move_and_copy(runner, venv, work)
 
 
-def test_c17_revert_lays_out_what_virtualenv_makes(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C17")
+def test_revert_lays_out_what_virtualenv_makes(runner: Runner, target: Target, work: Path) -> None:
     """Reverting a symlink-safe environment gives the very links of virtualenv's builtin ``--symlinks`` creator."""
     plain = runner.create(target, work / "plain", "--symlinks", creator=target.builtin, marker=False)
     venv = runner.create(target, work / "env", marker=False)
@@ -183,7 +185,8 @@ def test_c17_revert_lays_out_what_virtualenv_makes(runner: Runner, target: Targe
     assert command(runner, "revert", venv.path).stdout == f"already plain: {venv.path}\n"
 
 
-def test_c17_dry_run_changes_nothing(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+@pytest.mark.contract("C17")
+def test_dry_run_changes_nothing(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
     venv = make(runner, uv_environ, target, work / "env", "uv")
     before = snapshot(work)
     result = command(runner, "convert", "--dry-run", "-v", venv.path)
@@ -198,7 +201,10 @@ def test_c17_dry_run_changes_nothing(runner: Runner, uv_environ: dict[str, str],
     assert snapshot(work) == converted
 
 
-def test_c17_twelve_concurrent_converts(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+@pytest.mark.contract("C17")
+def test_twelve_concurrent_converts_convert_once(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
     """Twelve converts of one environment at once all succeed, and leave one working environment."""
     venv = make(runner, uv_environ, target, work / "env", "uv")
     venv.add_marker()
@@ -217,7 +223,8 @@ def test_c17_twelve_concurrent_converts(runner: Runner, uv_environ: dict[str, st
     assert_lands_in(runner.probe(work / "link"), venv)
 
 
-def test_c17_uv_keeps_using_the_converted_environment(
+@pytest.mark.contract("C17")
+def test_uv_keeps_using_the_converted_environment(
     runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
 ) -> None:
     """``uv pip install``, ``uv sync`` and ``uv run`` work on a converted ``uv venv``, and leave the stub there."""
@@ -252,7 +259,8 @@ def test_c17_uv_keeps_using_the_converted_environment(
     assert out.split() == [str(venv.path)] * 2
 
 
-def test_c17_console_script_and_help(runner: Runner) -> None:
+@pytest.mark.contract("C17")
+def test_console_script_and_help(runner: Runner) -> None:
     script = Path(sys.executable).parent / "virtualenv-symlink-safe"
     for args in ([], ["convert"], ["revert"], ["explain"]):
         result = runner.run([script, *args, "--help"], check=True)
@@ -261,7 +269,10 @@ def test_c17_console_script_and_help(runner: Runner) -> None:
     assert runner.run([script, "convert"]).returncode == 2
 
 
-def test_c17_explain_stub_and_plain(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+@pytest.mark.contract("C17")
+def test_explain_tells_a_stub_from_a_plain_interpreter(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
     plain = make(runner, uv_environ, target, work / "plain", "uv")
     venv = make(runner, uv_environ, target, work / "env", "uv")
     assert command(runner, "convert", venv.path).returncode == 0
@@ -288,12 +299,12 @@ def test_c17_explain_stub_and_plain(runner: Runner, uv_environ: dict[str, str], 
 
     venv.cfg.unlink()
     result = command(runner, "explain", work / "link")
-    assert result.returncode == DID_NOT_START
+    assert result.returncode == Status.DID_NOT_START
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert "symlink-safe: no environment for" in result.stderr
 
-    assert command(runner, "explain", work / "nothing-here").returncode == NOT_AN_ENVIRONMENT
+    assert command(runner, "explain", work / "nothing-here").returncode == Status.NOT_AN_ENVIRONMENT
 
 
 def refused(runner: Runner, status: int, *args: str | Path) -> str:
@@ -306,42 +317,50 @@ def refused(runner: Runner, status: int, *args: str | Path) -> str:
     return result.stderr
 
 
-def test_c17_bad_input(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+@pytest.mark.contract("C17")
+def test_bad_input_is_refused_in_one_line_changing_nothing(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
     """Each refusal: one line, its own status, nothing changed."""
-    assert "does not exist" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "missing")
+    assert "does not exist" in refused(runner, Status.NOT_AN_ENVIRONMENT, "convert", work / "missing")
     (work / "plain-folder").mkdir()
-    assert "has no pyvenv.cfg" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "plain-folder")
+    assert "has no pyvenv.cfg" in refused(runner, Status.NOT_AN_ENVIRONMENT, "convert", work / "plain-folder")
     conda = work / "conda"
     (conda / "conda-meta").mkdir(parents=True)
     (conda / "bin").mkdir()
     (conda / "bin" / "python").symlink_to(target.exe)
-    assert "conda environment" in refused(runner, FOREIGN_LAYOUT, "convert", conda)
+    assert "conda environment" in refused(runner, Status.FOREIGN_LAYOUT, "convert", conda)
     (work / "no-names" / "bin").mkdir(parents=True)
     (work / "no-names" / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n")
-    assert "has no interpreter in bin/" in refused(runner, NOT_AN_ENVIRONMENT, "convert", work / "no-names")
+    assert "has no interpreter in bin/" in refused(runner, Status.NOT_AN_ENVIRONMENT, "convert", work / "no-names")
     windows = work / "windows"
     (windows / "Scripts").mkdir(parents=True)
     (windows / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n")
-    assert "Windows layout" in refused(runner, FOREIGN_LAYOUT, "revert", windows)
+    assert "Windows layout" in refused(runner, Status.FOREIGN_LAYOUT, "revert", windows)
 
     venv = make(runner, uv_environ, target, work / "env", "uv")
     before, cfg = snapshot(venv.path), venv.cfg.read_text()
     venv.cfg.write_text(cfg + f"base-executable = {work / 'gone' / 'python3'}\n")
-    assert "does not exist" in refused(runner, BASE_UNUSABLE, "convert", venv.path)
+    assert str(work / "gone" / "python3") in refused(runner, Status.BASE_UNUSABLE, "convert", venv.path)
     venv.cfg.write_text(cfg.replace("version_info = ", "version_info = 3.7.0\nold_version_info = "))
-    assert "or later is required, not 3.7" in refused(runner, UNSERVED, "convert", venv.path)
+    assert "or later is required, not 3.7" in refused(runner, Status.UNSERVED, "convert", venv.path)
     venv.cfg.write_text(cfg.replace("implementation = ", "implementation = GraalPy\nold_implementation = "))
-    assert "only CPython and PyPy are supported for now, not GraalPy" in refused(runner, UNSERVED, "convert", venv.path)
+    assert "only CPython and PyPy are supported for now, not GraalPy" in refused(
+        runner, Status.UNSERVED, "convert", venv.path
+    )
     venv.cfg.write_text(cfg)
     assert snapshot(venv.path) == before
 
     (work / f".{venv.path.name}.symlink-safe.incomplete").write_text("pid = 1\nowned = no\n")
-    assert "did not finish" in refused(runner, UNFINISHED, "convert", venv.path)
+    assert "did not finish" in refused(runner, Status.UNFINISHED, "convert", venv.path)
     (work / f".{venv.path.name}.symlink-safe.incomplete").unlink()
     assert snapshot(venv.path) == before
 
 
-def test_c17_elf_mismatch(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+@pytest.mark.contract("C17")
+def test_base_of_another_machine_is_refused(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
     """A base whose ELF header the stub does not match (here: another machine) is refused, nothing changed."""
     venv = make(runner, uv_environ, target, work / "env", "uv")
     foreign = work / "foreign-python"
@@ -354,28 +373,87 @@ def test_c17_elf_mismatch(runner: Runner, uv_environ: dict[str, str], target: Ta
         (venv.bin / name).unlink()
         (venv.bin / name).symlink_to(foreign)
     before = snapshot(venv.path)
-    assert "does not fit" in refused(runner, UNSERVED, "convert", venv.path)
+    assert "does not fit" in refused(runner, Status.UNSERVED, "convert", venv.path)
     assert snapshot(venv.path) == before
 
 
-def test_c17_read_only_bin(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+@pytest.mark.contract("C17")
+def test_read_only_bin_is_refused_creating_nothing(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
     venv = make(runner, uv_environ, target, work / "env", "uv")
-    before = snapshot(venv.path)
     if os.geteuid() != 0:
         venv.bin.chmod(0o555)
     elif runner.run(["chattr", "+i", venv.bin]).returncode != 0:
         pytest.skip("root, and 'chattr +i' is refused here: no way to make bin/ read-only for root")
     try:
-        line = refused(runner, NOT_WRITABLE, "convert", venv.path)
+        before = exact_snapshot(work)
+        line = refused(runner, Status.NOT_WRITABLE, "convert", venv.path)
+        after = exact_snapshot(work)
     finally:
         if os.geteuid() == 0:
             runner.run(["chattr", "-i", venv.bin], check=True)
         venv.bin.chmod(0o755)
     assert f"{venv.bin} is not writable" in line
-    assert snapshot(venv.path) == before
+    assert after == before, "the refused convert changed or created something (a probe, the lock)"
 
 
-def test_c17_unknown_name_left_alone(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
+def installed_where_anyone_reads(site: Path) -> Path:
+    """Copy the package (and filelock, when installed) where a second user may import it: the test environment
+    lies under folders only root may enter."""
+    for name in ("virtualenv_symlink_safe", "filelock"):
+        with contextlib.suppress(ImportError):
+            package = Path(importlib.import_module(name).__file__ or "").parent
+            shutil.copytree(package, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [site, *site.rglob("*")]:
+        path.chmod(0o755)
+    return site
+
+
+@pytest.mark.contract("C17")
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as a second user needs root (setpriv)")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="running as a second user needs setpriv (util-linux)")
+def test_user_who_may_not_write_is_told_so(runner: Runner) -> None:
+    """A user converting root's environment is told bin/ is not writable for lack of permission, not 'No such file'."""
+    nobody = pwd.getpwnam("nobody")
+    shared = Path(tempfile.mkdtemp(prefix="symlink-safe-perm-")).resolve()
+    try:
+        shared.chmod(0o755)
+        env = shared / "env"
+        runner.run(["/usr/bin/python3", "-m", "venv", "--without-pip", env], check=True)
+        site = installed_where_anyone_reads(shared / "site")
+        before = exact_snapshot(shared)
+        as_nobody = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+        cmd = [*as_nobody, "/usr/bin/python3", "-m", "virtualenv_symlink_safe", "convert", str(env)]
+        result = runner.run(cmd, cwd="/", env={**runner.environ, "PYTHONPATH": str(site)})
+        assert result.returncode == Status.NOT_WRITABLE, result.stderr
+        assert result.stderr == f"error: {env / 'bin'} is not writable: permission denied; nothing was changed\n"
+        assert exact_snapshot(shared) == before
+    finally:
+        shutil.rmtree(shared)
+
+
+@pytest.mark.contract("C17")
+def test_temporaries_a_killed_run_left_are_removed_and_no_others(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
+    """A temporary of ours (name, owner) left by a killed run goes with the next convert; anything else stays."""
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    ours = venv.bin / f"{TEMPORARY_PREFIX}0123456789abcdef"
+    ours.write_bytes(b"half a stub")
+    kept = [venv.bin / f"{TEMPORARY_PREFIX}not-ours", venv.bin / f"{TEMPORARY_PREFIX}fedcba9876543210"]
+    kept[0].write_bytes(b"a name of ours, but not a form we make")
+    kept[1].mkdir()
+    result = command(runner, "convert", "-v", venv.path)
+    assert result.returncode == 0, result.stderr
+    assert f"{ours.name}: a temporary an interrupted run left, removed" in result.stdout
+    assert not ours.exists()
+    assert all(path.exists() for path in kept)
+    assert_converted(venv)
+
+
+@pytest.mark.contract("C17")
+def test_unknown_name_is_left_alone(runner: Runner, uv_environ: dict[str, str], target: Target, work: Path) -> None:
     venv = make(runner, uv_environ, target, work / "env", "uv")
     venv.add_marker()
     wrapper = venv.bin / f"python3.{target.version[1]}"
@@ -384,7 +462,7 @@ def test_c17_unknown_name_left_alone(runner: Runner, uv_environ: dict[str, str],
     wrapper.chmod(0o755)
     before = wrapper.read_bytes()
     result = command(runner, "convert", venv.path)
-    assert result.returncode == UNKNOWN_NAMES
+    assert result.returncode == Status.UNKNOWN_NAMES
     assert result.stderr.count("\n") == 1
     assert f"left alone: bin/{wrapper.name} is a file, neither the base interpreter" in result.stderr
     assert result.stdout == f"Converted 1 environment: {venv.path}\n"
@@ -393,7 +471,8 @@ def test_c17_unknown_name_left_alone(runner: Runner, uv_environ: dict[str, str],
     assert_lands_in(runner.probe(work / "link"), venv)
 
 
-def test_c17_convert_waits_for_the_creation_lock(
+@pytest.mark.contract("C17")
+def test_convert_waits_for_the_creation_lock(
     runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
 ) -> None:
     """While a creation holds the destination's lock, convert waits; once released, it converts."""
@@ -412,7 +491,8 @@ def test_c17_convert_waits_for_the_creation_lock(
     assert_converted(venv)
 
 
-def test_c17_colour_only_on_a_terminal(runner: Runner, work: Path) -> None:
+@pytest.mark.contract("C17")
+def test_colour_only_on_a_terminal(runner: Runner, work: Path) -> None:
     missing = work / "missing"
     plain = command(runner, "convert", missing)
     assert plain.stderr == f"error: {missing} does not exist\n"
@@ -421,7 +501,7 @@ def test_c17_colour_only_on_a_terminal(runner: Runner, work: Path) -> None:
         for environ, coloured in ((runner.environ, True), ({**runner.environ, "NO_COLOR": "1"}, False)):
             cmd = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(missing)]
             result = subprocess.run(cmd, env=environ, stderr=secondary, check=False, timeout=RUN_TIMEOUT)
-            assert result.returncode == NOT_AN_ENVIRONMENT
+            assert result.returncode == Status.NOT_AN_ENVIRONMENT
             line = os.read(primary, 4096)
             assert line.startswith(b"\x1b[1;31merror\x1b[0m: ") == coloured, line
             assert f"{missing} does not exist".encode() in line
@@ -430,7 +510,8 @@ def test_c17_colour_only_on_a_terminal(runner: Runner, work: Path) -> None:
         os.close(secondary)
 
 
-def test_c17_pypy_venv_copies_layout(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C17")
+def test_pypy_venv_copies_layout_keeps_running_pypy(runner: Runner, target: Target, work: Path) -> None:
     """PyPy's ``venv --copies`` layout (copies, and only ``home`` and ``version`` in pyvenv.cfg) runs PyPy after all.
 
     Debian's PyPy cannot make one itself (``make`` says why), so its ``venv`` layout gets copies by hand.
@@ -454,3 +535,247 @@ def test_c17_pypy_venv_copies_layout(runner: Runner, target: Target, work: Path)
     (work / "link").symlink_to(venv.python)
     code = "import sys, marker_symlink_safe; print(sys.implementation.name, marker_symlink_safe.WHERE)"
     assert runner.run([work / "link", "-c", code], check=True).stdout.split() == ["pypy", str(venv.path)]
+
+
+def exact_snapshot(folder: Path) -> dict[str, object]:
+    """Every path under ``folder``, and the folder: its ``lstat`` (times but access) and bytes, links unfollowed."""
+    seen: dict[str, object] = {}
+    for path in [folder, *sorted(folder.rglob("*"))]:
+        info = path.lstat()
+        facts = (info.st_mode, info.st_ino, info.st_nlink, info.st_uid, info.st_gid, info.st_size, info.st_mtime_ns)
+        if path.is_symlink():
+            seen[str(path)] = (*facts, str(path.readlink()))
+        elif stat.S_ISREG(info.st_mode):
+            seen[str(path)] = (*facts, info.st_ctime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+        else:
+            seen[str(path)] = (*facts, info.st_ctime_ns)
+    return seen
+
+
+def base_folder(target: Target, folder: Path) -> Path:
+    """A folder holding a base interpreter: a byte copy of the target's, so the test may see it replaced."""
+    folder.mkdir()
+    real = Path(os.path.realpath(target.exe))
+    shutil.copy2(real, folder / real.name)
+    return folder / real.name
+
+
+@pytest.mark.contract("C17")
+@pytest.mark.parametrize("where", ["the base's folder", "another folder"])
+def test_convert_refuses_a_bin_that_leads_out_of_the_environment(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path, where: str
+) -> None:
+    """``bin/`` a symlink (to the folder holding the base, or anywhere): refused, nothing changed or created."""
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    base = base_folder(target, work / "base")
+    elsewhere = base.parent if where == "the base's folder" else work / "elsewhere"
+    if where == "another folder":
+        shutil.copytree(venv.bin, elsewhere, symlinks=True)
+    venv.cfg.write_text(venv.cfg.read_text() + f"base-executable = {base}\n")
+    shutil.rmtree(venv.bin)
+    venv.bin.symlink_to(elsewhere)
+    for name in ("python", "python3"):
+        if not (elsewhere / name).exists():
+            (elsewhere / name).symlink_to(base)
+    before = exact_snapshot(work)
+    for args in (["convert"], ["revert"], ["convert", "-n"]):
+        line = refused(runner, Status.UNSAFE_LAYOUT, *args, venv.path)
+        assert f"{venv.bin} is a symlink to {elsewhere}" in line
+        assert exact_snapshot(work) == before, f"{args[0]} changed or created something"
+
+
+@pytest.mark.contract("C17")
+def test_convert_refuses_to_replace_the_base_interpreters_own_file(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
+    """A ``pyvenv.cfg`` naming a file in the environment's own ``bin/`` as the base: refused, nothing changed."""
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    real = Path(os.path.realpath(target.exe))
+    own = venv.bin / real.name
+    own.unlink(missing_ok=True)
+    shutil.copy2(real, own)
+    venv.cfg.write_text(venv.cfg.read_text() + f"base-executable = {own}\n")
+    before = exact_snapshot(work)
+    line = refused(runner, Status.UNSAFE_LAYOUT, "convert", venv.path)
+    assert f"{own} is the base interpreter's own file" in line
+    assert exact_snapshot(work) == before
+
+
+def works_as_itself(runner: Runner, venv: Venv) -> None:
+    """Every interpreter name starts the interpreter in the environment, whatever each name is now."""
+    for name in interpreter_names(venv):
+        assert_lands_in(runner.probe(venv.bin / name), venv)
+
+
+def kill_at_random(runner: Runner, args: list[str], rng: random.Random, longest: float) -> int:
+    """Start the command, SIGKILL it at a random moment within ``longest`` seconds; its status."""
+    cmd = [sys.executable, "-m", "virtualenv_symlink_safe", *args]
+    proc = subprocess.Popen(cmd, env=runner.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(rng.uniform(0, longest))
+    proc.send_signal(signal.SIGKILL)
+    return proc.wait(timeout=RUN_TIMEOUT)
+
+
+@pytest.mark.contract("C17")
+def test_killed_convert_and_revert_leave_a_working_environment(
+    runner: Runner, uv_environ: dict[str, str], target: Target, work: Path
+) -> None:
+    """Ten SIGKILLs at random moments of a real convert, then of a real revert: each time the environment works as
+    itself, and running the command again completes it, leaving no temporary behind."""
+    venv = make(runner, uv_environ, target, work / "env", "uv")
+    venv.add_marker()
+    rng = random.Random(str(target.exe))  # noqa: S311  # moments to kill at, not secrets
+    started = time.monotonic()
+    command(runner, "convert", "-n", venv.path)
+    longest = 1.5 * (time.monotonic() - started)  # one whole run, and some
+    killed = 0
+    for _ in range(10):
+        killed += kill_at_random(runner, ["convert", str(venv.path)], rng, longest) == -signal.SIGKILL
+        works_as_itself(runner, venv)
+        assert command(runner, "convert", "-q", venv.path).returncode == 0
+        assert_converted(venv)
+        assert not [p.name for p in venv.bin.iterdir() if p.name.startswith(".")], "a temporary was left"
+        works_as_itself(runner, venv)
+
+        killed += kill_at_random(runner, ["revert", str(venv.path)], rng, longest) == -signal.SIGKILL
+        works_as_itself(runner, venv)
+        assert command(runner, "revert", "-q", venv.path).returncode == 0
+        assert all((venv.bin / name).is_symlink() for name in interpreter_names(venv))
+        assert not [p.name for p in venv.bin.iterdir() if p.name.startswith(".")], "a temporary was left"
+    assert killed >= 5, "too few runs were killed before they ended: the loop tests little"
+
+
+#: Run as the environment's owner while root converts it, until told to stop: swaps ``bin/`` for a link to the
+#: base's folder and back, and puts a link to a root-only file over every temporary it sees, and where a temporary
+#: was once seen or earlier versions put one.
+RACER = """
+import os, sys
+env, target, stop = sys.argv[1:4]
+bin_, aside = os.path.join(env, "bin"), os.path.join(env, "bin.aside")
+secret = os.path.join(target, "secret")
+# the names earlier versions wrote through: .<name>.symlink-safe-tmp, and the probe
+guessed = {f".{name}.symlink-safe-tmp" for name in ("python", "python3", "pyvenv.cfg")}
+rounds, seen = 0, set()
+while not os.path.exists(stop):
+    rounds += 1
+    try:
+        names = set(os.listdir(bin_))
+    except OSError:
+        names = set()
+    fresh = {n for n in names if n.startswith(".symlink-safe") and not os.path.islink(os.path.join(bin_, n))}
+    for name in fresh:  # a temporary seen: put a link in its place
+        try:
+            os.symlink(secret, os.path.join(bin_, name + ".racer"))
+            os.replace(os.path.join(bin_, name + ".racer"), os.path.join(bin_, name))
+        except OSError:
+            pass
+    seen |= fresh
+    for name in (seen | guessed) - names:  # a name used once, or guessed, may be used again: wait there
+        try:
+            os.symlink(secret, os.path.join(bin_, name))
+        except OSError:
+            pass
+    if rounds % 100:  # now and then only, so that most runs get as far as writing
+        continue
+    try:
+        os.rename(bin_, aside)
+        os.symlink(target, bin_)
+        os.unlink(bin_)
+        os.rename(aside, bin_)
+    except OSError:
+        pass
+print(rounds)
+"""
+
+
+@pytest.mark.contract("C17")
+@pytest.mark.skipif(os.geteuid() != 0, reason="a second user racing root needs root (chown, setpriv)")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="running as a second user needs setpriv (util-linux)")
+def test_root_writes_through_no_link_a_user_races_in(runner: Runner, target: Target) -> None:
+    """Root converts and reverts a user's environment 20 times while the user races links into it: the base's
+    folder and a root-only file there stay byte for byte, and no root file appears outside the environment."""
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no 'nobody' account to race as")
+    racer_python = Path("/usr/bin/python3")
+    if not racer_python.exists():
+        pytest.skip("no /usr/bin/python3 that 'nobody' may run")
+    shared = Path(tempfile.mkdtemp(prefix="symlink-safe-race-")).resolve()
+    try:
+        shared.chmod(0o755)
+        base = base_folder(target, shared / "base")
+        (base.parent / "secret").write_bytes(b"root only\n")
+        (base.parent / "secret").chmod(0o600)
+        env = shared / "env"
+        (env / "bin").mkdir(parents=True)
+        kind = "implementation = PyPy\n" if target.is_pypy else ""
+        (env / "pyvenv.cfg").write_text(f"home = {base.parent}\n{kind}version = {target.short}\n")
+        (env / "bin" / "python").symlink_to(base)
+        (env / "bin" / "python3").symlink_to("python")
+        for path in [env, *env.rglob("*")]:
+            os.chown(path, nobody.pw_uid, nobody.pw_gid, follow_symlinks=False)
+        guarded = exact_snapshot(base.parent)
+        outside = {p.name for p in shared.iterdir()}
+        stop = shared / "stop"
+        as_nobody = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+        racer = subprocess.Popen(
+            [*as_nobody, racer_python, "-c", RACER, env, base.parent, stop], stdout=subprocess.PIPE, text=True
+        )
+        statuses = []
+        try:
+            for index in range(20):
+                result = command(runner, "revert" if index % 2 else "convert", env)
+                assert "Traceback" not in result.stderr, result.stderr
+                assert result.stderr.count("\n") <= 2, result.stderr
+                statuses.append(result.returncode)
+        finally:
+            stop.touch()
+            rounds = int(racer.communicate(timeout=RUN_TIMEOUT)[0] or 0)
+        assert rounds > 0, "the racer never ran"
+        assert statuses.count(Status.OK) >= 5, f"too few runs got as far as writing: {statuses}"
+        assert set(statuses) <= {*Status}, statuses
+        assert exact_snapshot(base.parent) == guarded, "root wrote into the base's folder"
+        lock = {f".env{suffix}" for suffix in (".symlink-safe.lock",)}  # the lock's file: not this change's to move
+        appeared = {p.name for p in shared.iterdir()} - outside - lock - {"stop"}
+        assert not appeared, f"root made files outside the environment: {appeared}"
+        made_by_root = [p for p in env.rglob("*") if p.lstat().st_uid == 0 and p.parent != env / "bin"]
+        assert not made_by_root, f"root made files in the environment outside bin/: {made_by_root}"
+    finally:
+        shutil.rmtree(shared)
+
+
+@pytest.mark.contract("C17")
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system needs root")
+def test_convert_that_fails_on_a_full_disk_changes_nothing(runner: Runner, target: Target, work: Path) -> None:
+    """No room for the stub: status 1 in one line, every file as it was, no temporary left; with room, it converts."""
+    disk = work / "disk"
+    disk.mkdir()
+    if runner.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", disk]).returncode != 0:
+        pytest.skip("mounting a tmpfs is refused here")
+    try:
+        env = disk / "env"
+        (env / "bin").mkdir(parents=True)
+        kind = "implementation = PyPy\n" if target.is_pypy else ""
+        (env / "pyvenv.cfg").write_text(f"home = {target.exe.parent}\n{kind}version = {target.short}\n")
+        (env / "bin" / "python").symlink_to(target.exe)
+        (env / "bin" / "python3").symlink_to("python")
+        filler = disk / "filler"
+        with contextlib.suppress(OSError), filler.open("wb", buffering=0) as file:
+            while True:
+                file.write(b"\0" * 4096)
+        os.truncate(filler, filler.stat().st_size - 16 * 1024)  # room for a little, not for the stub
+        files = {path: facts for path, facts in exact_snapshot(env).items() if not Path(path).is_dir()}
+
+        result = command(runner, "convert", env)
+        assert result.returncode == Status.FAILED, result.stderr
+        assert result.stderr.count("\n") == 1
+        assert "No space left on device; run the command again to finish" in result.stderr
+        assert {path: facts for path, facts in exact_snapshot(env).items() if not Path(path).is_dir()} == files
+        assert sorted(p.name for p in (env / "bin").iterdir()) == ["python", "python3"], "a temporary was left"
+
+        filler.unlink()
+        assert command(runner, "convert", "-q", env).returncode == 0
+        assert_converted(Venv(env, target))
+    finally:
+        runner.run(["umount", disk], check=True)

@@ -242,7 +242,7 @@ def test_plugin_import_survives_a_virtualenv_without_the_layout(runner: Runner) 
 
 @pytest.mark.contract("rule 8")
 def test_install_stub_falls_back_to_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*_: object) -> None:
+    def refuse(*_: object, **__: object) -> None:  # os.link is called with its dir_fd keywords
         raise PermissionError(1, "hard links refused here")
 
     monkeypatch.setattr(os, "link", refuse)

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .environment import Unserved
+from .errors import Unserved
 from .stub import stub_resource
 
 #: The option that puts the stub in its query mode (contract rule 7.2); plain Python rejects it, exit status 2.

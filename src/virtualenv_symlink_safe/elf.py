@@ -7,15 +7,15 @@ is the stub, so these must match the base interpreter's (contract rule 5).
 
 from __future__ import annotations
 
-import os
 import struct
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .stub import stub_resource
 
-# ``virtualenv-symlink-safe convert`` reads headers too, and its cost is mostly imports: paths are strings or path
-# objects alike (pathlib and the re it needs took half an interpreter start), typing is read only by type checkers.
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    import os
     from typing import BinaryIO
 
 _MAGIC = b"\x7fELF"
@@ -32,42 +32,24 @@ class ElfError(ValueError):
     """The file is not an ELF file this module can read: truncated, not ELF, or out of bounds."""
 
 
+@dataclass(frozen=True)
 class ElfHeader:
-    """The fields of an executable that decide which wheels and libraries fit it; equal when all fields are.
+    """The fields of an executable that decide which wheels and libraries fit it; equal when all fields are."""
 
-    Written out rather than made by ``dataclasses``, whose import costs ``convert`` more than reading the headers.
-
-    :param elf_class: ``EI_CLASS``: 1 for 32-bit, 2 for 64-bit
-    :param encoding: ``EI_DATA``: 1 for little endian, 2 for big endian
-    :param machine: ``e_machine``, e.g. 62 for x86-64, 40 for ARM, 183 for AArch64
-    :param flags: ``e_flags``: processor specific, e.g. the ARM hard-float ABI bit
-    :param interpreter: the ``PT_INTERP`` loader path, ``None`` for a statically linked file
-
-    """
-
-    __slots__ = ("elf_class", "encoding", "flags", "interpreter", "machine")
-
-    def __init__(self, elf_class: int, encoding: int, machine: int, flags: int, interpreter: str | None) -> None:
-        self.elf_class = elf_class
-        self.encoding = encoding
-        self.machine = machine
-        self.flags = flags
-        self.interpreter = interpreter
-
-    def _fields(self) -> tuple[int, int, int, int, str | None]:
-        return self.elf_class, self.encoding, self.machine, self.flags, self.interpreter
-
-    def __eq__(self, other: object) -> bool:
-        """Compare all fields, as tests and callers compare a header read with one expected."""
-        return self._fields() == other._fields() if isinstance(other, ElfHeader) else NotImplemented
-
-    def __hash__(self) -> int:
-        """Hash all fields, consistent with equality."""
-        return hash(self._fields())
+    elf_class: int
+    """``EI_CLASS``: 1 for 32-bit, 2 for 64-bit."""
+    encoding: int
+    """``EI_DATA``: 1 for little endian, 2 for big endian."""
+    machine: int
+    """``e_machine``, e.g. 62 for x86-64, 40 for ARM, 183 for AArch64."""
+    flags: int
+    """``e_flags``: processor specific, e.g. the ARM hard-float ABI bit."""
+    interpreter: str | None
+    """The ``PT_INTERP`` loader path, ``None`` for a statically linked file."""
 
     def __repr__(self) -> str:
-        """Show the fields as the constructor takes them, for test failures."""
-        return "ElfHeader({}, {}, {}, {:#x}, {!r})".format(*self._fields())
+        """Show the fields as the constructor takes them, flags in hex, for test failures."""
+        return "ElfHeader({}, {}, {}, {:#x}, {!r})".format(*astuple(self))
 
     def describe(self) -> str:
         """Describe the header in a few words, for error messages.
@@ -92,7 +74,7 @@ def read_header(path: str | os.PathLike[str]) -> ElfHeader:
     :raises OSError: when the file cannot be opened or read
 
     """
-    with open(path, "rb") as file:
+    with Path(path).open("rb") as file:
         ident = file.read(64)
         if len(ident) < _IDENT_SIZE or ident[: len(_MAGIC)] != _MAGIC:
             msg = f"{path} is not an ELF file"
@@ -179,7 +161,7 @@ def mismatch(stub: ElfHeader, interpreter: ElfHeader) -> str | None:
     return None
 
 
-def stub_mismatch(executable: str) -> str | None:
+def stub_mismatch(executable: str | os.PathLike[str]) -> str | None:
     """Say why this installation's stub cannot stand in for an interpreter, in one line.
 
     :param executable: the interpreter's executable; symlinks are resolved to the real file
@@ -187,7 +169,7 @@ def stub_mismatch(executable: str) -> str | None:
     :returns: the reason, or ``None`` when the stub fits the interpreter or the interpreter cannot be read
 
     """
-    real = os.path.realpath(executable)
+    real = Path(executable).resolve()
     try:
         theirs = read_header(real)
     except OSError:

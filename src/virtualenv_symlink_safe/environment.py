@@ -1,117 +1,52 @@
-"""An existing environment read as the stub reads it: its ``pyvenv.cfg``, its base interpreter, its ``bin/`` names.
+"""An existing environment's files, as far as no stub can tell them: its layout, its ``bin/`` names, its metadata.
 
-Nothing here imports virtualenv or starts an interpreter: the ``virtualenv-symlink-safe`` command judges an
-environment from its files alone, so converting one costs little more than starting Python once. For the same reason
-it imports nothing a bare start has not loaded: paths are strings handled by ``os.path`` (``pathlib`` and the ``re``
-it needs took half a start to import), names and versions are read by hand, the classes are written out rather than
-made by ``dataclasses``, and ``typing`` is read only by type checkers.
+Which base interpreter an environment runs, and through which ``pyvenv.cfg``, is the stub's decision alone (contract
+rules 2 and 3): :mod:`virtualenv_symlink_safe.decision` asks it. What is left here is what the stub does not decide:
+whether a folder has a virtual environment's layout, which names in ``bin/`` are interpreters, whether a file is a
+stub, and the implementation and version ``pyvenv.cfg`` records. Nothing here imports virtualenv or starts a program.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
+from dataclasses import dataclass
+from pathlib import Path
 
+from .errors import ForeignLayout, NotAnEnvironment
 from .names import is_interpreter_name
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
-if TYPE_CHECKING:
-    from typing import ClassVar
 
 #: The string every stub carries in an ELF note within its first ``STUB_HEAD`` bytes (``src/stub/stub.c``).
 STUB_MARKER = b"virtualenv-symlink-safe stub marker 1"
 STUB_HEAD = 4096
-#: Bounds the stub itself uses (rules 2.5, 3.3 and 3.4).
+#: The stub's own bounds (rules 2.5, 3.3 and 3.4), as ``src/stub/stub.c`` defines them.
 MAX_STUB_SIZE = 4 * 1024 * 1024
 MAX_CFG_SIZE = 1024 * 1024
 MAX_LINK_STEPS = 40
 MAX_NESTING = 8
 
-
-class Refused(Exception):  # noqa: N818  # a refusal, reported in one line with its status, is not an error of ours
-    """An environment the command cannot work on; ``status`` is the command's exit status for it."""
-
-    status: ClassVar[int] = 1
+_MAJOR_MINOR = re.compile(r"(\d+)\.(\d+)")
 
 
-class NotAnEnvironment(Refused):
-    """The path is not a virtual environment: missing, not a folder, no ``pyvenv.cfg``, or a broken one."""
-
-    status = 3
-
-
-class ForeignLayout(Refused):
-    """A conda environment or a Windows layout (``Scripts/``): no ``bin/python`` the stub could stand in for."""
-
-    status = 4
-
-
-class BaseUnusable(Refused):
-    """``pyvenv.cfg`` leads to no usable base interpreter (contract rules 3.1 to 3.3)."""
-
-    status = 5
-
-
-class Unserved(Refused):
-    """The base interpreter is one the stub cannot serve: the creator's refusal reasons, ELF mismatch included."""
-
-    status = 6
-
-
-class NotWritable(Refused):
-    """``bin/`` (or the folder holding the destination lock) cannot be written."""
-
-    status = 7
-
-
-class Unfinished(Refused):
-    """A creation of the environment was interrupted: its files are not to be trusted."""
-
-    status = 8
-
-
-class Base:
-    """The base interpreter the stub would run for an environment.
-
-    :param path: the path as ``pyvenv.cfg`` gives it (or ``home`` joined with a name)
-    :param key: the key it came from: ``base-executable``, ``executable`` or ``home``
-    :param cfg: the ``pyvenv.cfg`` that named it: the environment's own, or a further one when bases were stubs
-    :param through: stubs met as bases on the way (rule 3.3), in order
-
-    """
-
-    __slots__ = ("cfg", "key", "path", "through")
-
-    def __init__(self, path: str, key: str, cfg: str, through: tuple[str, ...] = ()) -> None:
-        self.path = path
-        self.key = key
-        self.cfg = cfg
-        self.through = through
-
-
+@dataclass(frozen=True)
 class Environment:
-    """An environment on disk with a ``pyvenv.cfg`` and a ``bin/`` folder.
+    """An environment on disk with a ``pyvenv.cfg`` and a ``bin/`` folder."""
 
-    :param path: the environment's folder, absolute but not resolved
-    :param keys: ``pyvenv.cfg`` read as CPython and the stub read it: the first value of each key, keys lower case
-
-    """
-
-    __slots__ = ("keys", "path")
-
-    def __init__(self, path: str, keys: dict[str, str]) -> None:
-        self.path = path
-        self.keys = keys
+    path: Path
+    """The environment's folder, absolute but not resolved: links in it are the user's to name."""
+    keys: dict[str, str]
+    """``pyvenv.cfg``: the first value of each key, keys in lower case."""
 
     @property
-    def bin_dir(self) -> str:
+    def bin_dir(self) -> Path:
         """The ``bin/`` folder."""
-        return os.path.join(self.path, "bin")
+        return self.path / "bin"
 
     @property
-    def cfg(self) -> str:
+    def cfg(self) -> Path:
         """The ``pyvenv.cfg`` file."""
-        return os.path.join(self.path, "pyvenv.cfg")
+        return self.path / "pyvenv.cfg"
 
     def interpreter_names(self) -> list[str]:
         """List the interpreter names in ``bin/``, ``python`` first, then in name order.
@@ -119,18 +54,25 @@ class Environment:
         :returns: the names present, whatever they are now
 
         """
-        names = sorted(entry.name for entry in os.scandir(self.bin_dir) if is_interpreter_name(entry.name))
+        names = sorted(entry.name for entry in self.bin_dir.iterdir() if is_interpreter_name(entry.name))
         return sorted(names, key=lambda name: name != "python")
 
-    def base(self) -> Base:
-        """Find the base interpreter as the stub does (contract rules 3.1 to 3.3).
+    def facts(self, base: Path) -> tuple[str, tuple[int, int]] | None:
+        """Tell the implementation and language version of ``base``, from ``pyvenv.cfg`` or else the base's file name.
 
-        :returns: the base interpreter
+        :param base: the base interpreter the stub runs
 
-        :raises BaseUnusable: when the stub would fail to find a usable one
+        :returns: e.g. ``("CPython", (3, 12))``, or ``None`` when neither tells the version
 
         """
-        return find_base(self.cfg, self.keys)
+        real = Path(os.path.realpath(base)).name
+        implementation = self.keys.get("implementation") or ("PyPy" if real.startswith("pypy") else "CPython")
+        implementation = {"cpython": "CPython", "pypy": "PyPy"}.get(implementation.lower(), implementation)
+        named = re.search(r"\d.*", real)
+        for text in (self.keys.get("version_info", ""), self.keys.get("version", ""), named[0] if named else ""):
+            if (version := major_minor(text)) is not None:
+                return implementation, version
+        return None
 
 
 def major_minor(text: str) -> tuple[int, int] | None:
@@ -141,18 +83,9 @@ def major_minor(text: str) -> tuple[int, int] | None:
     :returns: the major and minor version, ``None`` when the text does not start with ``X.Y``
 
     """
-    major = _leading_digits(text)
-    minor = _leading_digits(text[len(major) + 1 :])
-    if major and minor and text[len(major)] == ".":
-        return int(major), int(minor)
-    return None
-
-
-def _leading_digits(text: str) -> str:
-    end = 0
-    while end < len(text) and text[end].isdecimal():
-        end += 1
-    return text[:end]
+    if (match := _MAJOR_MINOR.match(text)) is None:
+        return None
+    return int(match[1]), int(match[2])
 
 
 def open_environment(path: str | os.PathLike[str]) -> Environment:
@@ -166,49 +99,50 @@ def open_environment(path: str | os.PathLike[str]) -> Environment:
     :raises ForeignLayout: when it is a conda environment or has the Windows layout
 
     """
-    path = os.path.abspath(path)
-    if not os.path.exists(path):
-        msg = f"{path} does not exist"
+    folder = Path(path).absolute()
+    if not folder.exists():
+        msg = f"{folder} does not exist"
         raise NotAnEnvironment(msg)
-    if not os.path.isdir(path):
-        msg = f"{path} is not a folder; name the environment's folder, not a file in it"
+    if not folder.is_dir():
+        msg = f"{folder} is not a folder; name the environment's folder, not a file in it"
         raise NotAnEnvironment(msg)
-    cfg = os.path.join(path, "pyvenv.cfg")
-    if not os.path.isfile(cfg):
-        if os.path.isdir(os.path.join(path, "conda-meta")):
-            msg = f"{path} is a conda environment, not a virtual environment (no pyvenv.cfg); conda is not served"
+    if not (folder / "pyvenv.cfg").is_file():
+        if (folder / "conda-meta").is_dir():
+            msg = f"{folder} is a conda environment, not a virtual environment (no pyvenv.cfg); conda is not served"
             raise ForeignLayout(msg)
-        msg = f"{path} is not a virtual environment: it has no pyvenv.cfg"
+        msg = f"{folder} is not a virtual environment: it has no pyvenv.cfg"
         raise NotAnEnvironment(msg)
-    if not os.path.isdir(os.path.join(path, "bin")):
-        if os.path.isdir(os.path.join(path, "Scripts")):
-            msg = f"{path} has the Windows layout (Scripts/ instead of bin/), which the stub does not serve"
+    if not (folder / "bin").is_dir():
+        if (folder / "Scripts").is_dir():
+            msg = f"{folder} has the Windows layout (Scripts/ instead of bin/), which the stub does not serve"
             raise ForeignLayout(msg)
-        msg = f"{path} is not a virtual environment: it has no bin/ folder"
+        msg = f"{folder} is not a virtual environment: it has no bin/ folder"
         raise NotAnEnvironment(msg)
     try:
-        keys = read_cfg(cfg)
+        keys = read_cfg(folder / "pyvenv.cfg")
     except ValueError as exception:
         raise NotAnEnvironment(str(exception)) from None
-    return Environment(path, keys)
+    return Environment(folder, keys)
 
 
-def read_cfg(cfg: str) -> dict[str, str]:
-    """Read ``pyvenv.cfg`` as the stub does (rules 3.1 and 3.4).
+def read_cfg(cfg: str | os.PathLike[str]) -> dict[str, str]:
+    """Read ``pyvenv.cfg`` for its metadata, with the stub's bound on its size.
 
     :param cfg: the file
 
     :returns: the first value of each key, keys lower case
 
-    :raises ValueError: when the file is unreadable, larger than 1 MiB or holds NUL bytes
+    :raises ValueError: when the file is unreadable, not a regular file, larger than 1 MiB or holds NUL bytes
 
     """
     try:
-        with open(cfg, "rb") as file:
-            data = file.read(MAX_CFG_SIZE + 1)
+        data = _read_bounded(cfg, MAX_CFG_SIZE + 1)
     except OSError as exception:
         msg = f"cannot read {cfg}: {exception.strerror}"
         raise ValueError(msg) from None
+    if data is None:
+        msg = f"pyvenv.cfg is not a regular file: {cfg}"
+        raise ValueError(msg)
     if len(data) > MAX_CFG_SIZE:
         msg = f"pyvenv.cfg larger than 1 MiB: {cfg}"
         raise ValueError(msg)
@@ -216,14 +150,24 @@ def read_cfg(cfg: str) -> dict[str, str]:
         msg = f"pyvenv.cfg is not text (it holds NUL bytes): {cfg}"
         raise ValueError(msg)
     keys: dict[str, str] = {}
-    for line in data.decode("utf-8", "surrogateescape").split("\n"):
+    for line in data.decode("utf-8", "surrogateescape").splitlines():
         key, sep, value = line.partition("=")
         if sep:
-            keys.setdefault(key.strip().lower(), value.strip())  # Unicode white space, as the stub and CPython
+            keys.setdefault(key.strip().lower(), value.strip())
     return keys
 
 
-def is_stub(path: str | os.PathLike[str]) -> bool:
+def _read_bounded(path: str | os.PathLike[str], size: int) -> bytes | None:
+    """Read at most ``size`` bytes of a regular file (after links); ``None`` for anything else, without waiting."""
+    # O_NONBLOCK: a FIFO put in a file's place must not hang the command; only regular files are read.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return file.read(size)
+
+
+def is_stub(path: Path) -> bool:
     """Tell whether a file (after symlinks) is a stub of any plugin version, as the stub tells it (rule 3.3).
 
     :param path: the file
@@ -232,16 +176,15 @@ def is_stub(path: str | os.PathLike[str]) -> bool:
 
     """
     try:
-        with open(path, "rb") as file:  # str or Path alike
-            if os.fstat(file.fileno()).st_size > MAX_STUB_SIZE:
-                return False
-            head = file.read(STUB_HEAD)
+        if path.stat().st_size > MAX_STUB_SIZE:
+            return False
+        head = _read_bounded(path, STUB_HEAD)
     except OSError:
         return False
-    return STUB_MARKER in head
+    return head is not None and STUB_MARKER in head
 
 
-def is_executable_file(path: str) -> bool:
+def is_executable_file(path: Path) -> bool:
     """Tell whether ``path`` is an executable regular file after symlinks, as rule 3.2 asks of a base.
 
     :param path: the file
@@ -250,141 +193,18 @@ def is_executable_file(path: str) -> bool:
 
     """
     try:
-        info = os.stat(path)  # one call, no Path object
+        return path.is_file() and os.access(path, os.X_OK)
     except OSError:
         return False
-    return stat.S_ISREG(info.st_mode) and os.access(path, os.X_OK)
-
-
-def _version(keys: dict[str, str]) -> tuple[int, int] | None:
-    for key in ("version_info", "version"):
-        if (version := major_minor(keys.get(key, ""))) is not None:
-            return version
-    return None
-
-
-def _base_in_home(keys: dict[str, str]) -> str | None:
-    stem = "pypy" if keys.get("implementation", "").lower() == "pypy" else "python"
-    names = [f"{stem}3", stem]
-    if (version := _version(keys)) is not None:
-        names.insert(0, f"{stem}{version[0]}.{version[1]}")
-    for name in names:
-        if is_executable_file(candidate := os.path.join(keys["home"], name)):
-            return candidate
-    return None
-
-
-def _base_named(cfg: str, keys: dict[str, str]) -> tuple[str, str]:
-    """Rules 3.1 and 3.2 for one ``pyvenv.cfg``: the key and the usable path it names."""
-    for key in ("base-executable", "executable"):
-        if key in keys:
-            value = keys[key]
-            if not is_executable_file(value):
-                why = "does not exist" if not os.path.lexists(value) else "is not an executable file"
-                msg = f"the base interpreter from {key!r} in {cfg} {why}: {value}"
-                raise BaseUnusable(msg)
-            return key, value
-    if "home" in keys:
-        if (found := _base_in_home(keys)) is None:
-            msg = f"no python interpreter in 'home' of {cfg}: {keys['home']}"
-            raise BaseUnusable(msg)
-        return "home", found
-    msg = f"no base-executable, executable or home key in {cfg}"
-    raise BaseUnusable(msg)
-
-
-def find_base(cfg: str, keys: dict[str, str]) -> Base:
-    """Find the base interpreter named by ``pyvenv.cfg``, going on through stubs met as bases (rules 3.1-3.3).
-
-    :param cfg: the environment's ``pyvenv.cfg``
-    :param keys: its keys, from :func:`read_cfg`
-
-    :returns: the base interpreter, never a stub
-
-    :raises BaseUnusable: when the stub would fail to find a usable one
-
-    """
-    through: list[str] = []
-    seen = [os.stat(cfg)]
-    for _ in range(MAX_NESTING + 1):
-        key, path = _base_named(cfg, keys)
-        if not is_stub(path):
-            return Base(path, key, cfg, tuple(through))
-        through.append(path)
-        found = find_cfg(os.path.abspath(path))
-        if found is None:
-            msg = f"the base interpreter {path} named in {cfg} is a stub outside any environment"
-            raise BaseUnusable(msg)
-        cfg = found[0]
-        info = os.stat(cfg)
-        if any(os.path.samestat(info, earlier) for earlier in seen):
-            msg = f"environments whose bases lead back to each other, at {cfg}"
-            raise BaseUnusable(msg)
-        seen.append(info)
-        try:
-            keys = read_cfg(cfg)
-        except ValueError as exception:
-            raise BaseUnusable(str(exception)) from None
-    msg = f"environments nested more than {MAX_NESTING} deep, at {cfg}"
-    raise BaseUnusable(msg)
-
-
-def same_file(a: str, b: str) -> bool:
-    """Tell whether two paths lead to one file; ``False`` when either cannot be reached."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _cfg_beside(directory: str) -> str | None:
-    for folder in (os.path.dirname(directory), directory):  # the parent first, as CPython looks
-        if os.path.isfile(candidate := os.path.join(folder, "pyvenv.cfg")):
-            return candidate
-    return None
-
-
-def find_cfg(path: str) -> tuple[str, str, list[str]] | None:
-    """Walk from ``path`` to the first environment met, as the stub does (rules 2.1 to 2.3, without 2.6).
-
-    :param path: an absolute path, the first step
-
-    :returns: the ``pyvenv.cfg`` found, the venv path it gives, and the links followed; ``None`` when none is met
-
-    """
-    step, followed = path, list[str]()
-    for _ in range(MAX_LINK_STEPS + 1):
-        lexical = os.path.normpath(step)
-        if (lexical == step or same_file(lexical, step)) and (cfg := _cfg_beside(os.path.dirname(lexical))):
-            return cfg, lexical, followed
-        real = os.path.realpath(os.path.dirname(step))
-        if cfg := _cfg_beside(real):
-            return cfg, os.path.join(real, os.path.basename(step)), followed
-        if not os.path.islink(step):
-            return None
-        target = os.readlink(step)
-        step = os.path.join(real, target)  # an absolute target replaces the folder
-        followed.append(step)
-    return None
 
 
 __all__ = [
-    "Base",
-    "BaseUnusable",
     "Environment",
-    "ForeignLayout",
     "NotAnEnvironment",
-    "NotWritable",
-    "Refused",
-    "Unfinished",
-    "Unserved",
-    "find_base",
-    "find_cfg",
     "is_executable_file",
     "is_interpreter_name",
     "is_stub",
     "major_minor",
     "open_environment",
     "read_cfg",
-    "same_file",
 ]

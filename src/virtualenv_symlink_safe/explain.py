@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .decision import Decision, decide
-from .environment import NotAnEnvironment, is_stub
+from .environment import is_stub
+from .errors import NotAnEnvironment, Status
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-#: The status of ``explain`` when the interpreter did not start (the stub failed): its own message is shown.
-STATUS_DID_NOT_START = 10
 #: A bound on the one run: an interpreter that hangs at start-up must not hang the command.
 TIMEOUT = 60
 
@@ -37,7 +36,7 @@ class Explanation:
     detail: list[str] = field(default_factory=list)
     """The stub's decision step by step, for ``-v``."""
     status: int = 0
-    """0 when the interpreter ran; :data:`STATUS_DID_NOT_START` when it did not."""
+    """0 when the interpreter ran; :attr:`Status.DID_NOT_START` when it did not."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ def explain(path: str) -> Explanation:
     try:
         report, result = _run(program)
     except (OSError, subprocess.TimeoutExpired) as exception:
-        return Explanation([f"{path} could not be run: {exception}"], status=STATUS_DID_NOT_START)
+        return Explanation([f"{path} could not be run: {exception}"], status=Status.DID_NOT_START)
     if report is not None:
         where = "the environment" if report.in_environment else "the base interpreter, prefix"
         explanation.lines.append(f"{path} runs in {where} {report.prefix} (sys.executable {report.executable}).")
@@ -177,12 +176,11 @@ def explain(path: str) -> Explanation:
     if report is None:
         failure = " ".join(line for line in result.stderr.splitlines() if line)
         explanation.lines.append(f"{path} did not start (exit status {result.returncode}): {failure}")
-        explanation.status = STATUS_DID_NOT_START
+        explanation.status = Status.DID_NOT_START
     return explanation
 
 
 __all__ = [
-    "STATUS_DID_NOT_START",
     "Explanation",
     "explain",
 ]

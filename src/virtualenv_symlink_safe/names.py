@@ -12,8 +12,11 @@ One place for that knowledge, so that a name a new CPython adds is learnt once:
 
 from __future__ import annotations
 
+import re
+
 #: The name CPython 3.14's ``venv`` adds in ``bin/``.
 PI_THON = "\N{MATHEMATICAL ITALIC SMALL PI}thon"
+_INTERPRETER_NAME = re.compile(rf"(?:python|pypy)(?:3(?:\.[0-9]+t?)?)?|{PI_THON}")
 
 
 def is_interpreter_name(name: str) -> bool:
@@ -24,15 +27,7 @@ def is_interpreter_name(name: str) -> bool:
     :returns: ``True`` for an interpreter name
 
     """
-    if name == PI_THON:
-        return True
-    # read by hand: the command imports nothing a bare start has not loaded (``re`` is not), see environment.py
-    stem = next((stem for stem in ("python", "pypy") if name.startswith(stem)), None)
-    if stem is None:
-        return False
-    rest = name[len(stem) :]
-    minor = rest[2:].removesuffix("t")
-    return rest in {"", "3"} or (rest.startswith("3.") and minor.isascii() and minor.isdigit())
+    return _INTERPRETER_NAME.fullmatch(name) is not None
 
 
 def is_free_threaded_name(name: str) -> bool:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from .elf import stub_mismatch
 from .stub import stub_available
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, for ``convert``'s cost
 if TYPE_CHECKING:
     from python_discovery import PythonInfo
 
