@@ -20,7 +20,8 @@ import pytest
 
 from conftest import Status, Venv, exercise, newest
 from test_conformance import assert_lands_in
-from test_convert import BASE_UNUSABLE, command, snapshot
+from test_convert import command, snapshot
+from virtualenv_symlink_safe.errors import Status as CommandStatus
 from virtualenv_symlink_safe.names import PI_THON, is_interpreter_name
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def test_rule_3_1_cfg_without_a_base_key_is_not_converted(runner: Runner, cpytho
     assert_lands_in(runner.probe(venv.python), venv)  # the control: plain CPython runs it
     before = snapshot(venv.path)
     result = command(runner, "convert", venv.path)
-    assert result.returncode == BASE_UNUSABLE, result.stderr
+    assert result.returncode == CommandStatus.BASE_UNUSABLE, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert "no base-executable, executable or home" in result.stderr
     assert snapshot(venv.path) == before
