@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the interpreter reached by PATH once and say which environment it lands in, and why.",
     )
     explain.add_argument("path", metavar="PATH", help="an interpreter: a symlink, a stub, any python")
+    summary = "list the environments under each folder (default: the usual places) and say which are symlink-safe"
+    check = commands.add_parser("check", parents=[common], help=summary, description=summary + ".")
+    check.add_argument("folders", nargs="*", metavar="FOLDER", help="an environment, or a folder holding some")
     return parser
 
 
@@ -220,11 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: a command is required: convert, revert or explain", file=sys.stderr)  # noqa: T201
+        print(f"{PROG}: error: a command is required: convert, revert, explain or check", file=sys.stderr)  # noqa: T201
         return 2
     out = Output(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
     if args.command == "explain":
         return _guarded(lambda: _run_explain(args.path, out))
+    if args.command == "check":
+        from .check import run  # noqa: PLC0415
+
+        return _guarded(lambda: run(args.folders, out))
     return _guarded(lambda: _run_envs(args.command, args.envs, dry_run=args.dry_run, out=out))
 
 
