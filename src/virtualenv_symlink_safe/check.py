@@ -129,9 +129,10 @@ def default_places(cwd: Path | None = None, environ: dict[str, str] | None = Non
         places.append((here / uv_env, 0))
     places.append((here / env.get("TOX_WORK_DIR", ".tox"), 1))  # tox's work_dir: .tox/<env>
     places.append((here / ".nox", 1))  # nox's --envdir: .nox/<session>
-    # hatch: <data>/env/virtual/<project>/<id>/<env>, and its internal ones in <data>/env/.internal/<env>/...
+    # hatch: <data>/env/virtual/<project>/<id>/<env>, its own (hatch test, fmt, build) in
+    # <data>/env/.internal/<env>/<project>/<id>/<env>
     hatch_data = Path(env["HATCH_DATA_DIR"]) if env.get("HATCH_DATA_DIR") else _data_home(env) / "hatch"
-    places.append((hatch_data / "env", 4))
+    places.append((hatch_data / "env", 5))
     # pipx: PIPX_HOME, else ~/.local/pipx when it exists (its old home), else <data>/pipx; venvs/<app>
     if env.get("PIPX_HOME"):
         pipx_home = Path(env["PIPX_HOME"])
