@@ -7,7 +7,6 @@ tested elsewhere (``test_decision.py``).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,7 +102,9 @@ def test_check_tells_plain_environments_from_symlink_safe_ones(
 
 
 def _version(said: dict[Path, str]) -> str:
-    return next(line for line in said.values() if "made by virtualenv " in line).split("virtualenv ", 1)[1].split(")")[0]
+    return (
+        next(line for line in said.values() if "made by virtualenv " in line).split("virtualenv ", 1)[1].split(")")[0]
+    )
 
 
 def test_check_says_why_a_stub_environment_is_not_symlink_safe(
@@ -129,7 +130,9 @@ def test_check_says_why_a_stub_environment_is_not_symlink_safe(
     assert said[half].endswith("; create it again with virtualenv --clear")
     assert said[lost].startswith("broken (made by virtualenv ")
     assert "the stub would fail for bin/python (status 107)" in said[lost]
-    assert said[old].endswith(f"a stub of another plugin version; run 'virtualenv-symlink-safe convert {old}' to upgrade it")
+    assert said[old].endswith(
+        f"a stub of another plugin version; run 'virtualenv-symlink-safe convert {old}' to upgrade it"
+    )
     assert result.stdout.splitlines() == [f"{path}: {said[path]}" for path in (half, lost, old)]  # -q: no summary
 
 
@@ -142,6 +145,8 @@ def test_check_looks_in_the_usual_places_by_default(runner: Runner, uv_environ: 
         make(runner, uv_environ, project / ".nox" / "tests", "venv"),
         make(runner, uv_environ, data / "hatch" / "env" / "virtual" / "probe" / "AbCd1234" / "probe", "symlink-safe"),
         make(runner, uv_environ, data / "pipx" / "venvs" / "tool", "converted"),
+        make(runner, uv_environ, data / "pdm" / "venvs" / "probe-AbCd-3.x", "venv"),
+        make(runner, uv_environ, home / ".cache" / "pypoetry" / "virtualenvs" / "probe-AbCd-py3.x", "symlink-safe"),
     ]
     make(runner, uv_environ, project / "deep" / "a" / "b" / "env", "venv")  # not a usual place
     drop = ("XDG_", "HATCH_", "PIPX_", "TOX_", "UV_")
@@ -150,14 +155,29 @@ def test_check_looks_in_the_usual_places_by_default(runner: Runner, uv_environ: 
     assert result.returncode == 11, result.stdout + result.stderr
     said = verdicts(result.stdout)
     assert list(said) == made
-    assert [line.split(" ")[0] for line in said.values()] == ["plain", "symlink-safe", "plain"] + ["symlink-safe"] * 2
+    assert [line.split(" ")[0] for line in said.values()] == [
+        "plain",
+        "symlink-safe",
+        "plain",
+        "symlink-safe",
+        "symlink-safe",
+        "plain",
+        "symlink-safe",
+    ]
 
     # the variables that move them are honoured
-    moved = {"TOX_WORK_DIR": "work", "HATCH_DATA_DIR": str(work / "hatch"), "XDG_DATA_HOME": str(work / "xdg")}
+    moved = {
+        "TOX_WORK_DIR": "work",
+        "HATCH_DATA_DIR": str(work / "hatch"),
+        "XDG_DATA_HOME": str(work / "xdg"),
+        "POETRY_VIRTUALENVS_PATH": str(work / "poetry"),
+    }
     made = [
         make(runner, uv_environ, project / "work" / "py", "venv"),
         make(runner, uv_environ, work / "hatch" / "env" / ".internal" / "hatch-test" / "p" / "id" / "t", "uv"),
         make(runner, uv_environ, work / "xdg" / "pipx" / "venvs" / "tool", "symlink-safe"),
+        make(runner, uv_environ, work / "xdg" / "pdm" / "venvs" / "probe", "symlink-safe"),
+        make(runner, uv_environ, work / "poetry" / "probe", "symlink-safe"),
     ]
     (project / ".venv").rename(work / "away")
     result = command(runner, "check", env={**env, "HOME": str(home), **moved}, cwd=project)
@@ -170,4 +190,4 @@ def test_check_refuses_a_folder_that_does_not_exist(runner: Runner, work: Path) 
     assert result.returncode == 3
     assert result.stderr.splitlines() == [f"error: {work / 'missing'} does not exist or is not a folder"]
     assert result.stdout == f"no environment found ({work / 'empty'})\n"
-    assert not os.listdir(work / "empty")
+    assert not list((work / "empty").iterdir())

@@ -1,4 +1,4 @@
-"""Say of each environment under some folders whether it is symlink-safe, and why not: ``virtualenv-symlink-safe check``.
+"""Say of each environment under some folders whether it is symlink-safe, and why not: the ``check`` command.
 
 An environment is symlink-safe when every interpreter name in its ``bin/`` is a stub and the stub, started as
 ``bin/python``, decides this very environment. The decision is the stub's own (:func:`.decision.decide`), never a
@@ -76,7 +76,7 @@ class Finding:
     """The stub's decision, for ``-v``."""
 
     def line(self) -> str:
-        """The one line ``check`` prints for the environment."""
+        """Give the one line ``check`` prints for the environment."""
         text = f"{self.path}: {self.verdict.value}"
         if self.maker:
             text += f" (made by {self.maker})"
@@ -112,8 +112,14 @@ def _data_home(environ: dict[str, str] | os._Environ[str]) -> Path:
     return Path(value) if value else Path(environ.get("HOME") or Path.home()) / ".local" / "share"
 
 
+def _cache_home(environ: dict[str, str] | os._Environ[str]) -> Path:
+    """``$XDG_CACHE_HOME``, or ``~/.cache``, as platformdirs gives ``user_cache_dir`` on Linux."""
+    value = environ.get("XDG_CACHE_HOME", "").strip()
+    return Path(value) if value else Path(environ.get("HOME") or Path.home()) / ".cache"
+
+
 def default_places(cwd: Path | None = None, environ: dict[str, str] | None = None) -> list[tuple[Path, int]]:
-    """The usual places environments are kept, with how deep below each they lie.
+    """List the usual places environments are kept, with how deep below each they lie.
 
     :param cwd: the project folder; the working directory when ``None``
     :param environ: the variables that move the places; ``os.environ`` when ``None``
@@ -141,6 +147,14 @@ def default_places(cwd: Path | None = None, environ: dict[str, str] | None = Non
     else:
         pipx_home = _data_home(env) / "pipx"
     places.append((pipx_home / "venvs", 1))
+    # pdm (venv.in_project off): its venv.location, <data>/pdm/venvs/<project>-<hash>-<python>
+    places.append((_data_home(env) / "pdm" / "venvs", 1))
+    # poetry (virtualenvs.in-project off): POETRY_VIRTUALENVS_PATH, else <cache-dir>/virtualenvs/<project>-<hash>-pyX.Y
+    if env.get("POETRY_VIRTUALENVS_PATH"):
+        places.append((Path(env["POETRY_VIRTUALENVS_PATH"]), 1))
+    else:
+        cache = Path(env["POETRY_CACHE_DIR"]) if env.get("POETRY_CACHE_DIR") else _cache_home(env) / "pypoetry"
+        places.append((cache / "virtualenvs", 1))
     return places
 
 
@@ -180,7 +194,7 @@ def _maker(env: Environment) -> str:
 
 def _what_is(path: Path) -> str:
     if path.is_symlink():
-        return f"a symlink to {os.readlink(path)}"
+        return f"a symlink to {path.readlink()}"
     if not path.exists():
         return "missing"
     return "a file, not a stub" if path.is_file() else "not a file"
@@ -196,8 +210,7 @@ def judge(folder: Path) -> Finding:
     :raises StubUnavailable: when this installation's stub cannot be asked for its decision
 
     """
-    path = Path(os.path.abspath(folder))
-    convert = f"run 'virtualenv-symlink-safe convert {path}'"
+    path = Path(folder).absolute()
     try:
         env = open_environment(path)
     except ForeignLayout as refusal:
@@ -211,7 +224,12 @@ def judge(folder: Path) -> Finding:
     python = path / "bin" / "python"
     if not python.exists():
         return Finding(path, Verdict.BROKEN, f"bin/python is {_what_is(python)}", maker=maker)
-    decision = decide(python)
+    return _judge_names(env, path, maker)
+
+
+def _judge_names(env: Environment, path: Path, maker: str) -> Finding:
+    """Ask the stub about ``bin/python``, then look at every interpreter name."""
+    decision = decide(path / "bin" / "python")
     detail = [f"decision: status {decision.status}"]
     if decision.base is not None:
         detail.append(f"decision: base {decision.base} (from '{decision.key}' in {decision.cfg})")
@@ -221,16 +239,15 @@ def judge(folder: Path) -> Finding:
     if decision.cfg is None or not _same(decision.cfg, path / "pyvenv.cfg"):
         why = f"the stub would run bin/python in another environment, the one of {decision.cfg}"
         return Finding(path, Verdict.BROKEN, why, maker=maker, detail=tuple(detail))
+    convert = f"run 'virtualenv-symlink-safe convert {path}'"
     names = env.interpreter_names()
-    plain = [name for name in names if not is_stub(path / "bin" / name)]
-    if plain:
+    if plain := [name for name in names if not is_stub(path / "bin" / name)]:
         why = f"bin/{plain[0]} is {_what_is(path / 'bin' / plain[0])}"
         if others := ", ".join(f"bin/{name}" for name in plain[1:]):
             why += f" ({others} not a stub either)"
         return Finding(path, Verdict.PLAIN, why, convert, maker, tuple(detail))
     shipped = Path(stub_resource()).read_bytes()
-    other = [name for name in names if (path / "bin" / name).read_bytes() != shipped]
-    if other:
+    if other := [name for name in names if (path / "bin" / name).read_bytes() != shipped]:
         why = f"{', '.join(f'bin/{name}' for name in other)}: a stub of another plugin version"
         return Finding(path, Verdict.OTHER_STUB, why, convert + " to upgrade it", maker, tuple(detail))
     return Finding(path, Verdict.SAFE, maker=maker, detail=tuple(detail))
@@ -256,7 +273,7 @@ def check(folders: list[str] | None = None) -> Report:
     """
     report = Report()
     if folders:
-        places = [(Path(os.path.abspath(folder)), NAMED_DEPTH) for folder in folders]
+        places = [(Path(folder).absolute(), NAMED_DEPTH) for folder in folders]
     else:
         places = [(place, depth) for place, depth in default_places() if place.is_dir()]
     seen: set[Path] = set()
@@ -271,7 +288,6 @@ def check(folders: list[str] | None = None) -> Report:
                 seen.add(real)
                 report.findings.append(judge(found))
     return report
-
 
 
 def run(folders: list[str], out: Output) -> int:
