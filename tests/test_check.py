@@ -98,7 +98,7 @@ def test_check_tells_plain_environments_from_symlink_safe_ones(
     again = command(runner, "check", work / "envs")
     assert again.returncode == 0, again.stdout + again.stderr
     assert all(line.startswith("symlink-safe (made by ") for line in verdicts(again.stdout).values())
-    assert again.stdout.splitlines()[-1] == "all 5 environments symlink-safe"
+    assert again.stdout.splitlines()[-1] == "5 environments, all symlink-safe"
 
 
 def _version(said: dict[Path, str]) -> str:

@@ -247,10 +247,7 @@ def test_tox_py38_bootstrap_takes_the_plugin_once(runner: Runner, work: Path, on
     project = work / "project"
     project.mkdir()
     (project / "tox.ini").write_text(
-        "[tox]\nenv_list = py38\n\n"
-        "[testenv]\n"
-        "skip_install = true\n"
-        f'commands = python -c "{PRINT_PREFIX}"\n'
+        f'[tox]\nenv_list = py38\n\n[testenv]\nskip_install = true\ncommands = python -c "{PRINT_PREFIX}"\n'
     )
     # tox bootstraps only for a version it can read from the name (py38, python3.8), not for a path: found on PATH
     online_environ["PATH"] = f"{PY38.exe.parent}{os.pathsep}{online_environ['PATH']}"

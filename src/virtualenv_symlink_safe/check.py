@@ -290,6 +290,10 @@ def check(folders: list[str] | None = None) -> Report:
     return report
 
 
+def _count(number: int) -> str:
+    return "1 environment" if number == 1 else f"{number} environments"
+
+
 def run(folders: list[str], out: Output) -> int:
     """Run ``virtualenv-symlink-safe check``: one line per environment, a summary, the exit status.
 
@@ -318,9 +322,9 @@ def run(folders: list[str], out: Output) -> int:
         where = ", ".join(map(str, report.places)) or "none of the usual places exists"
         out.summary(f"no environment found ({where})")
     elif unsafe:
-        out.summary(f"{unsafe} of {len(report.findings)} environments not symlink-safe")
+        out.summary(f"{unsafe} of {_count(len(report.findings))} not symlink-safe")
     else:
-        out.summary(f"all {len(report.findings)} environments symlink-safe")
+        out.summary(f"{_count(len(report.findings))}, {'all ' if len(report.findings) > 1 else ''}symlink-safe")
     return report.status
 
 
