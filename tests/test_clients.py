@@ -2,7 +2,9 @@
 
 Each client runs for real, from this test environment, with ``HOME``, the XDG folders and its caches in a
 temporary folder and pip kept off the network. The creator is chosen the way a user would: through
-``VIRTUALENV_CREATOR``, or through virtualenv's user config file.
+``VIRTUALENV_CREATOR``, or through virtualenv's user config file. The two tox routes of ``docs/how-to/clients.rst``
+(``[tox] requires`` provisioning, the 3.8 bootstrap) let pip reach the index, as tox installs tox or an older
+virtualenv from it; the plugin itself comes from this build, zipped back into a wheel.
 """
 
 from __future__ import annotations
