@@ -19,7 +19,7 @@ from .environment import ForeignLayout, NotAnEnvironment, Unserved, is_stub, ope
 from .stub import stub_resource
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from .cli import Output
     from .environment import Environment
@@ -106,19 +106,19 @@ class Report:
         return STATUS_NOT_SAFE if any(not finding.verdict.safe for finding in self.findings) else 0
 
 
-def _data_home(environ: dict[str, str] | os._Environ[str]) -> Path:
+def _data_home(environ: Mapping[str, str]) -> Path:
     """``$XDG_DATA_HOME``, or ``~/.local/share``, as platformdirs gives ``user_data_dir`` on Linux."""
     value = environ.get("XDG_DATA_HOME", "").strip()
     return Path(value) if value else Path(environ.get("HOME") or Path.home()) / ".local" / "share"
 
 
-def _cache_home(environ: dict[str, str] | os._Environ[str]) -> Path:
+def _cache_home(environ: Mapping[str, str]) -> Path:
     """``$XDG_CACHE_HOME``, or ``~/.cache``, as platformdirs gives ``user_cache_dir`` on Linux."""
     value = environ.get("XDG_CACHE_HOME", "").strip()
     return Path(value) if value else Path(environ.get("HOME") or Path.home()) / ".cache"
 
 
-def default_places(cwd: Path | None = None, environ: dict[str, str] | None = None) -> list[tuple[Path, int]]:
+def default_places(cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> list[tuple[Path, int]]:
     """List the usual places environments are kept, with how deep below each they lie.
 
     :param cwd: the project folder; the working directory when ``None``
@@ -128,7 +128,7 @@ def default_places(cwd: Path | None = None, environ: dict[str, str] | None = Non
 
     """
     here = Path.cwd() if cwd is None else cwd
-    env = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     home = Path(env.get("HOME") or Path.home())
     places = [(here / ".venv", 0)]
     if uv_env := env.get("UV_PROJECT_ENVIRONMENT"):  # uv sync's project environment, when moved
