@@ -149,7 +149,7 @@ def test_check_looks_in_the_usual_places_by_default(runner: Runner, uv_environ: 
         make(runner, uv_environ, home / ".cache" / "pypoetry" / "virtualenvs" / "probe-AbCd-py3.x", "symlink-safe"),
     ]
     make(runner, uv_environ, project / "deep" / "a" / "b" / "env", "venv")  # not a usual place
-    drop = ("XDG_", "HATCH_", "PIPX_", "TOX_", "UV_")
+    drop = ("XDG_", "HATCH_", "PIPX_", "TOX_", "UV_", "POETRY_")
     env = {key: value for key, value in runner.environ.items() if not key.startswith(drop)}
     result = command(runner, "check", env={**env, "HOME": str(home)}, cwd=project)
     assert result.returncode == 11, result.stdout + result.stderr
