@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the interpreter reached by PATH once and say which environment it lands in, and why.",
     )
     explain.add_argument("path", metavar="PATH", help="an interpreter: a symlink, a stub, any python")
+    summary = "list the environments under each folder (default: the usual places) and say which are symlink-safe"
+    check = commands.add_parser("check", parents=[common], help=summary, description=summary + ".")
+    check.add_argument("folders", nargs="*", metavar="FOLDER", help="an environment, or a folder holding some")
     return parser
 
 
@@ -184,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "explain":
             return _run_explain(args.path, out)
+        if args.command == "check":
+            from .check import run  # noqa: PLC0415  # convert and revert do not need it
+
+            return run(args.folders, out)
         return _run_envs(args.command, args.envs, dry_run=args.dry_run, out=out)
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -37,6 +37,8 @@ class Status(IntEnum):
     """``explain``: the interpreter did not start."""
     UNSAFE_LAYOUT = 11
     """Changing the environment would write outside it: ``bin/`` or ``pyvenv.cfg`` is a link, or holds the base."""
+    NOT_SYMLINK_SAFE = 12
+    """``check``: an environment found is not symlink-safe."""
 
 
 class CommandError(Exception):
