@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import Runner, Target, _pyenv_root, newest, targets
+from virtualenv_symlink_safe.creation import LOCK_NAME
 from virtualenv_symlink_safe.creator import Refusal, SymlinkSafe
 from virtualenv_symlink_safe.refusals import refusal_reason
 from virtualenv_symlink_safe.stub import STUB_NAME, install_stub
@@ -62,6 +63,7 @@ def test_layout_is_the_builtin_one_but_for_the_interpreter(runner: Runner, targe
     for name in names:
         assert safe_tree.pop(name) == "file"
         plain_tree.pop(name)
+    assert safe_tree.pop(LOCK_NAME) == "file"  # the destination's lock, kept inside it
     # the base's own name (pyenv's python3.X) may be an extra interpreter name in both
     assert plain_tree.keys() == safe_tree.keys()
     assert all(plain_tree[k] == safe_tree[k] for k in plain_tree if not k.startswith(("bin/python", "bin/pypy")))
