@@ -178,12 +178,12 @@ def take_lock(dest: Path) -> BaseFileLock:
         try:
             lock.acquire(timeout=0, blocking=False)
         except Timeout:
-            bound = "" if wait is None else f", at most {wait:.0f} s: another user could hold it"
+            bound = "" if wait is None else f", at most {wait:g} s: another user could hold it"
             LOGGER.info("waiting for another creation or conversion of %s to finish (lock %s%s)", dest, path, bound)
             try:
                 lock.acquire()
             except Timeout:
-                msg = f"{path} stayed locked for {wait} s by a process another user could run; nothing was changed"
+                msg = f"{path} stayed locked for {wait:g} s by a process another user could run; nothing was changed"
                 raise LockUnavailable(msg) from None
             except (OSError, NotImplementedError) as exception:
                 raise LockUnavailable(_cannot(path, exception)) from None
