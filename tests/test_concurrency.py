@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import RUN_TIMEOUT, Runner, Target, Venv, newest, targets
-from virtualenv_symlink_safe.creation import LOCK_NAME, MARKER_NAME
+from virtualenv_symlink_safe.creation import LOCK_NAME, MARKER_NAME, unfinished
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -150,6 +151,48 @@ def test_killed_creation_over_an_existing_environment_keeps_the_users_files(runn
     venv = Venv(dest, NEWEST)
     assert_works_through_a_symlink(runner, venv, work / "link")
     assert_no_leftovers(venv)
+
+
+#: Kills in the loop below, each at a random moment of a real creation.
+KILLS = 10
+#: The exit status of ``virtualenv-symlink-safe convert`` for an environment whose creation did not finish.
+UNFINISHED_STATUS = 8
+
+
+def test_killed_at_random_moments_each_environment_works_or_is_refused_until_created_again(
+    runner: Runner, work: Path
+) -> None:
+    """Killed anywhere, an environment runs as itself or is refused in one line; the next creation finishes it."""
+    dest = work / "env"
+    cmd = virtualenv_cmd(runner, NEWEST, dest, "--creator", "symlink-safe")
+    started = time.monotonic()
+    runner.run(cmd, check=True)
+    duration = time.monotonic() - started
+    (dest / "kept-by-the-user").write_text("kept")
+    rng = random.Random(18)  # noqa: S311  # reproducible moments, not secrets
+    convert = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(dest)]
+    probe = [str(dest / "bin" / "python"), "-c", "import sys; print(sys.prefix)"]
+    for kill in range(KILLS):
+        process = start(runner, cmd)
+        time.sleep(rng.uniform(0, duration))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=RUN_TIMEOUT)
+        ran = runner.run(probe)
+        if ran.returncode == 0:
+            assert ran.stdout.strip() == str(dest), f"kill {kill}: {ran.stdout}"
+        else:
+            assert len(ran.stderr.strip().splitlines()) == 1, f"kill {kill}: {ran.stderr}"
+        if unfinished(dest) is not None:
+            refused = runner.run(convert)
+            assert refused.returncode == UNFINISHED_STATUS, f"kill {kill}: {refused.stderr}"
+            assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+            assert "did not finish" in refused.stderr
+        runner.run(cmd, check=True)
+        assert unfinished(dest) is None
+        assert (dest / "kept-by-the-user").read_text() == "kept"
+        assert runner.run(probe, check=True).stdout.strip() == str(dest)
+    (dest / "kept-by-the-user").unlink()
+    assert_no_leftovers(Venv(dest, NEWEST))
 
 
 #: A caller of virtualenv's Python API whose creation fails while seeding (``bin/pip`` is a folder, so the seeder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from importlib.metadata import distribution
 from pathlib import Path
@@ -268,3 +269,29 @@ def test_installed_as_a_platform_wheel() -> None:
     tags = [line.split(": ", 1)[1] for line in wheel.splitlines() if line.startswith("Tag: ")]
     assert tags
     assert all(tag.startswith("py3-none-linux_") for tag in tags), tags
+
+
+@pytest.mark.parametrize("how", ["create", "create-clear", "convert"])
+def test_nothing_new_in_a_git_repository(runner: Runner, work: Path, how: str) -> None:
+    """``.venv`` in a project leaves ``git status`` as it was: the environment ignores itself, nothing lies beside."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = work / "project"
+    repo.mkdir()
+    (repo / "README").write_text("a project\n")
+    runner.run(["git", "init", "-q", str(repo)], check=True)
+    status = ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all"]
+    app = ["--app-data", str(runner.app_data), "-p", str(NEWEST.exe), "--no-seed"]
+    virtualenv = [sys.executable, "-m", "virtualenv", *app]
+    if how == "convert":
+        runner.run([*virtualenv, "--creator", "cpython3-posix", ".venv"], cwd=repo, check=True)
+    before = runner.run(status, check=True).stdout
+    if how == "convert":
+        runner.run([sys.executable, "-m", "virtualenv_symlink_safe", "convert", ".venv"], cwd=repo, check=True)
+    else:
+        runner.run([*virtualenv, "--creator", "symlink-safe", ".venv"], cwd=repo, check=True)
+        if how == "create-clear":
+            runner.run([*virtualenv, "--creator", "symlink-safe", "--clear", ".venv"], cwd=repo, check=True)
+    assert (repo / ".venv" / "bin" / "python").read_bytes() == PACKAGE_STUB.read_bytes()
+    assert runner.run(status, check=True).stdout == before == "?? README\n"
+    assert sorted(p.name for p in repo.iterdir()) == [".git", ".venv", "README"]
