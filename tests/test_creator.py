@@ -295,3 +295,19 @@ def test_nothing_new_in_a_git_repository(runner: Runner, work: Path, how: str) -
     assert (repo / ".venv" / "bin" / "python").read_bytes() == PACKAGE_STUB.read_bytes()
     assert runner.run(status, check=True).stdout == before == "?? README\n"
     assert sorted(p.name for p in repo.iterdir()) == [".git", ".venv", "README"]
+
+
+def test_plugin_import_does_no_work(runner: Runner) -> None:
+    """virtualenv imports every creator plugin on every run: ours loads nothing of virtualenv's or filelock's then."""
+    code = (
+        "import sys; before = set(sys.modules); import virtualenv_symlink_safe.creator\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.partition('.')[0] in {'virtualenv', 'filelock'}))\n"
+    )
+    assert runner.run([sys.executable, "-c", code], check=True).stdout == "[]\n"
+
+
+def test_creator_without_its_layout_has_no_attributes() -> None:
+    """``hasattr`` on a creator whose layout is not built (its constructor failed) says False instead of recursing."""
+    creator = SymlinkSafe.__new__(SymlinkSafe)
+    assert not hasattr(creator, "dest")
+    assert not hasattr(creator, "_creator")
