@@ -172,6 +172,7 @@ def test_killed_at_random_moments_each_environment_works_or_is_refused_until_cre
     rng = random.Random(18)  # noqa: S311  # reproducible moments, not secrets
     convert = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(dest)]
     probe = [str(dest / "bin" / "python"), "-c", "import sys; print(sys.prefix)"]
+    interrupted = 0
     for kill in range(KILLS):
         process = start(runner, cmd)
         time.sleep(rng.uniform(0, duration))
@@ -183,6 +184,7 @@ def test_killed_at_random_moments_each_environment_works_or_is_refused_until_cre
         else:
             assert len(ran.stderr.strip().splitlines()) == 1, f"kill {kill}: {ran.stderr}"
         if unfinished(dest) is not None:
+            interrupted += 1
             refused = runner.run(convert)
             assert refused.returncode == UNFINISHED_STATUS, f"kill {kill}: {refused.stderr}"
             assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
@@ -191,6 +193,7 @@ def test_killed_at_random_moments_each_environment_works_or_is_refused_until_cre
         assert unfinished(dest) is None
         assert (dest / "kept-by-the-user").read_text() == "kept"
         assert runner.run(probe, check=True).stdout.strip() == str(dest)
+    assert interrupted, "no kill fell inside a creation: the loop tested nothing"
     (dest / "kept-by-the-user").unlink()
     assert_no_leftovers(Venv(dest, NEWEST))
 
