@@ -97,6 +97,8 @@ class Creation:
         """
         self.dest.mkdir(parents=True, exist_ok=True)
         self._acquire()
+        with _UNFINISHED_GUARD:  # released by whatever comes first: finish, abort, the thread's next creation, GC
+            _UNFINISHED[threading.get_ident()] = self
         try:
             if (left := unfinished(self.dest)) is not None:
                 LOGGER.warning("%s: %s; creating it again over what it left", self.dest, left)
@@ -139,8 +141,6 @@ class Creation:
             LOGGER.debug("releasing the lock of an earlier creation of %s that never finished", abandoned.dest)
             abandoned.abort()
         self._lock = take_lock(self.dest)
-        with _UNFINISHED_GUARD:
-            _UNFINISHED[threading.get_ident()] = self
 
     def _release(self) -> None:
         self._marker = None

@@ -158,7 +158,10 @@ class SymlinkSafe:
         """Name the creator as the user chose it, with the layout's arguments."""
         from .internals import creator_arguments  # noqa: PLC0415
 
-        args = ", ".join(f"{key}={value}" for key, value in creator_arguments(self._creator))
+        shown = dict(creator_arguments(self._creator))
+        if "clear" in shown:  # the layout's was turned off once the creation had cleared the destination itself
+            shown["clear"] = self._creation.clear
+        args = ", ".join(f"{key}={value}" for key, value in shown.items())
         return f"{type(self).__name__}({args})"
 
 
