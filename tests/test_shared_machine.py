@@ -492,3 +492,24 @@ def test_user_refused_in_another_users_environment(machine: Machine, team: Path)
         assert result.returncode != 0
         assert f"{dest} belongs to uid {machine.victim.uid}: only its owner or root may" in one_line(result)
     assert snapshot(dest) == before
+
+
+# A destination that is another user's symlink: virtualenv resolves it (as plain virtualenv does) and the creation
+# lands in the victim's folder it leads to; nothing there is deleted and nothing appears beside the link.
+def test_destination_symlinked_by_another_user_deletes_nothing(machine: Machine, shared: Path, team: Path) -> None:
+    precious = team / "precious"
+    precious.mkdir()
+    give(precious, machine.victim)
+    plant(precious / "notes.txt", machine.victim, "the victim's\n")
+    link = shared / "env"
+    link.symlink_to(precious)
+    give(link, machine.mallory)
+    before = sorted(p.name for p in shared.iterdir())
+
+    result = machine.create(machine.victim, link, "--creator", "symlink-safe")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (precious / "notes.txt").read_text() == "the victim's\n"
+    assert sorted(p.name for p in shared.iterdir()) == before
+    assert link.is_symlink()
+    assert (precious / LOCK_NAME).lstat().st_uid == machine.victim.uid
+    assert not (precious / MARKER_NAME).exists()
