@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# ``PyEnvCfg(content, path)`` with its ``content``, ``path`` and ``write()``: layout.FinalPyEnvCfg extends it.
+from virtualenv.create.pyenv_cfg import PyEnvCfg
+
 # The builtin creators the layouts extend (``cpython3-posix`` and ``pypy3-posix``), at these module paths in every
 # version checked.
-from virtualenv.create.pyenv_cfg import PyEnvCfg
 from virtualenv.create.via_global_ref.builtin.cpython.cpython3 import CPython3Posix
 from virtualenv.create.via_global_ref.builtin.pypy.pypy3 import PyPy3Posix
 
