@@ -159,31 +159,51 @@ KILLS = 10
 UNFINISHED_STATUS = 8
 
 
+def wait_for(process: subprocess.Popen[str], appears: Path) -> bool:
+    """Wait until ``appears`` exists (``True``) or ``process`` ends (``False``)."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while not appears.exists():
+        if process.poll() is not None:
+            return False
+        assert time.monotonic() < deadline, f"{appears} never appeared"
+        time.sleep(0.002)
+    return True
+
+
 def test_killed_at_random_moments_each_environment_works_or_is_refused_until_created_again(
     runner: Runner, work: Path
 ) -> None:
-    """Killed anywhere, an environment runs as itself or is refused in one line; the next creation finishes it."""
+    """Killed anywhere, an environment runs as itself or is refused in one line; the next creation finishes it.
+
+    Half the kills fall at a random moment of the whole run, half at a random moment after the lock is taken, so that
+    some surely interrupt the creation itself.
+    """
     dest = work / "env"
     cmd = virtualenv_cmd(runner, NEWEST, dest, "--creator", "symlink-safe")
-    started = time.monotonic()
-    runner.run(cmd, check=True)
-    duration = time.monotonic() - started
+    runner.run(cmd, check=True)  # fills the app-data folder, so the runs below take the same time
     (dest / "kept-by-the-user").write_text("kept")
+    started = time.monotonic()
+    process = start(runner, cmd)
+    assert wait_for(process, dest / MARKER_NAME)
+    locked = time.monotonic()
+    assert process.wait(timeout=RUN_TIMEOUT) == 0
+    before_lock, under_lock = locked - started, time.monotonic() - locked
     rng = random.Random(18)  # noqa: S311  # reproducible moments, not secrets
     convert = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(dest)]
     probe = [str(dest / "bin" / "python"), "-c", "import sys; print(sys.prefix)"]
     interrupted = 0
     for kill in range(KILLS):
         process = start(runner, cmd)
-        time.sleep(rng.uniform(0, duration))
+        if kill % 2:
+            wait_for(process, dest / MARKER_NAME)
+            time.sleep(rng.uniform(0, under_lock))
+        else:
+            time.sleep(rng.uniform(0, before_lock + under_lock))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=RUN_TIMEOUT)
-        ran = runner.run(probe)
-        if ran.returncode == 0:
-            assert ran.stdout.strip() == str(dest), f"kill {kill}: {ran.stdout}"
-        else:
-            assert len(ran.stderr.strip().splitlines()) == 1, f"kill {kill}: {ran.stderr}"
-        if unfinished(dest) is not None:
+        if unfinished(dest) is None:  # killed before the lock or after the end: the environment is whole
+            assert runner.run(probe, check=True).stdout.strip() == str(dest), f"kill {kill}"
+        else:  # its files may be half-written: convert refuses it in one line
             interrupted += 1
             refused = runner.run(convert)
             assert refused.returncode == UNFINISHED_STATUS, f"kill {kill}: {refused.stderr}"
