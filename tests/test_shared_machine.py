@@ -513,3 +513,15 @@ def test_destination_symlinked_by_another_user_deletes_nothing(machine: Machine,
     assert link.is_symlink()
     assert (precious / LOCK_NAME).lstat().st_uid == machine.victim.uid
     assert not (precious / MARKER_NAME).exists()
+
+
+# Issue 18 item 7: a user who may not write a root-owned environment is told so, as a permission problem.
+def test_user_who_may_not_write_the_environment_is_told_permission_denied(machine: Machine, shared: Path) -> None:
+    dest = shared / "env"
+    created = machine.create(None, dest, "--creator", "cpython3-posix")
+    assert created.returncode == 0, created.stdout + created.stderr
+    before = snapshot(dest)
+    result = machine.convert(machine.victim, dest)
+    assert result.returncode == 7
+    assert f"cannot take the lock {dest / LOCK_NAME}: Permission denied; nothing was changed" in one_line(result)
+    assert snapshot(dest) == before
