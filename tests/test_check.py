@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import newest
-from virtualenv_symlink_safe.creation import marker_path
+from virtualenv_symlink_safe.creation import _write_marker
 from virtualenv_symlink_safe.errors import Status as CommandStatus
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def test_check_says_why_a_stub_environment_is_not_symlink_safe(
     runner: Runner, uv_environ: dict[str, str], work: Path
 ) -> None:
     half = make(runner, uv_environ, work / "envs" / "half", "symlink-safe")
-    Path(marker_path(half)).write_text("")  # what an interrupted creation leaves beside it
+    _write_marker(half)  # what an interrupted creation leaves inside it
     lost = make(runner, uv_environ, work / "envs" / "lost", "symlink-safe")
     cfg = lost / "pyvenv.cfg"
     cfg.write_text(
@@ -128,7 +128,7 @@ def test_check_says_why_a_stub_environment_is_not_symlink_safe(
     assert result.returncode == CommandStatus.NOT_SYMLINK_SAFE, result.stdout + result.stderr
     said = verdicts(result.stdout)
     assert said[half].startswith(f"unfinished (made by virtualenv {_version(said)}): a creation of this environment")
-    assert said[half].endswith("; create it again with virtualenv --clear")
+    assert said[half].endswith("; create it again with virtualenv")
     assert said[lost].startswith("broken (made by virtualenv ")
     assert "the stub would fail for bin/python (status 107)" in said[lost]
     assert said[old].endswith(

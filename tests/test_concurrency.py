@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import RUN_TIMEOUT, Runner, Target, Venv, newest, targets
-from virtualenv_symlink_safe.creation import LOCK_SUFFIX, MARKER_SUFFIX
+from virtualenv_symlink_safe.creation import LOCK_NAME, MARKER_NAME, unfinished
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,11 +67,11 @@ def assert_works_through_a_symlink(runner: Runner, venv: Venv, link: Path) -> No
 
 
 def assert_no_leftovers(venv: Venv) -> None:
-    """Nothing of the lock inside the environment; beside it only the lock file, no in-progress marker."""
-    inside = [p for p in venv.path.rglob("*") if p.name.endswith((LOCK_SUFFIX, MARKER_SUFFIX))]
-    assert not inside
-    beside = sorted(p.name for p in venv.path.parent.iterdir() if p.name.startswith(f".{venv.path.name}."))
-    assert beside == [f".{venv.path.name}{LOCK_SUFFIX}"]
+    """Inside the environment only the lock file, no in-progress marker; nothing of ours beside it."""
+    ours = sorted(str(p.relative_to(venv.path)) for p in venv.path.rglob(".symlink-safe*"))
+    assert ours == [LOCK_NAME]
+    beside = [p.name for p in venv.path.parent.iterdir() if p.name.startswith(f".{venv.path.name}")]
+    assert not beside
 
 
 @pytest.mark.parametrize("target", CHOSEN, ids=[t.id for t in CHOSEN])
@@ -113,45 +114,108 @@ def start(runner: Runner, cmd: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(cmd, env=runner.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
 
 
-def test_killed_fresh_creation_is_repaired(runner: Runner, work: Path) -> None:
+def test_killed_fresh_creation_is_finished_by_the_next(runner: Runner, work: Path) -> None:
     dest = work / "env"
     cmd = virtualenv_cmd(runner, NEWEST, dest, "--creator", "symlink-safe")
     kill_when(start(runner, cmd), dest / "pyvenv.cfg")
-    marker = dest.with_name(f".env{MARKER_SUFFIX}")
-    assert "owned = yes" in marker.read_text()  # it made the folder, so what it left may go
-    (dest / "left-by-the-killed-run").write_text("")
+    marker = dest / MARKER_NAME
+    assert f"path = {dest}\n" in marker.read_text()  # inside the folder it belongs to, naming it
+    (dest / "added-after-the-killed-run").write_text("kept")
 
     result = runner.run(cmd, check=True)
-    assert "did not finish; removing what it left and creating it anew" in result.stdout + result.stderr
-    assert not (dest / "left-by-the-killed-run").exists()
+    assert "did not finish; creating it again over what it left" in result.stdout + result.stderr
+    assert (dest / "added-after-the-killed-run").read_text() == "kept"  # nothing deleted without --clear
     venv = Venv(dest, NEWEST)
     assert_works_through_a_symlink(runner, venv, work / "link")
+    (dest / "added-after-the-killed-run").unlink()
     assert_no_leftovers(venv)
 
 
-def test_killed_creation_over_an_existing_environment_is_refused_until_clear(runner: Runner, work: Path) -> None:
+def test_killed_creation_over_an_existing_environment_keeps_the_users_files(runner: Runner, work: Path) -> None:
     dest = work / "env"
     cmd = virtualenv_cmd(runner, NEWEST, dest, "--creator", "symlink-safe")
     runner.run(cmd, check=True)
     (dest / "kept-by-the-user").write_text("")
     # the marker is written once the lock is held, before the creation touches the folder
-    kill_when(start(runner, cmd), dest.with_name(f".env{MARKER_SUFFIX}"))
+    kill_when(start(runner, cmd), dest / MARKER_NAME)
 
-    refused = runner.run(cmd)
-    assert refused.returncode == 1
-    lines = (refused.stdout + refused.stderr).strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(f"IncompleteEnvironmentError: {dest}: an earlier creation (pid ")
-    assert lines[0].endswith(
-        "did not finish, and the folder held files before it began; run again with --clear to recreate"
-    )
+    again = runner.run(cmd, check=True)
+    lines = [line for line in (again.stdout + again.stderr).splitlines() if "did not finish" in line]
+    assert len(lines) == 1, again.stdout + again.stderr
+    assert f"{dest}: an earlier creation (pid " in lines[0]
     assert (dest / "kept-by-the-user").exists()
+    assert not (dest / MARKER_NAME).exists()
 
     runner.run([*cmd[:-1], "--clear", cmd[-1]], check=True)
     assert not (dest / "kept-by-the-user").exists()
     venv = Venv(dest, NEWEST)
     assert_works_through_a_symlink(runner, venv, work / "link")
     assert_no_leftovers(venv)
+
+
+#: Kills in the loop below, each at a random moment of a real creation.
+KILLS = 10
+#: The exit status of ``virtualenv-symlink-safe convert`` for an environment whose creation did not finish.
+UNFINISHED_STATUS = 8
+
+
+def wait_for(process: subprocess.Popen[str], appears: Path) -> bool:
+    """Wait until ``appears`` exists (``True``) or ``process`` ends (``False``)."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while not appears.exists():
+        if process.poll() is not None:
+            return False
+        assert time.monotonic() < deadline, f"{appears} never appeared"
+        time.sleep(0.002)
+    return True
+
+
+def test_killed_at_random_moments_each_environment_works_or_is_refused_until_created_again(
+    runner: Runner, work: Path
+) -> None:
+    """Killed anywhere, an environment runs as itself or is refused in one line; the next creation finishes it.
+
+    Half the kills fall at a random moment of the whole run, half at a random moment after the lock is taken, so that
+    some surely interrupt the creation itself.
+    """
+    dest = work / "env"
+    cmd = virtualenv_cmd(runner, NEWEST, dest, "--creator", "symlink-safe")
+    runner.run(cmd, check=True)  # fills the app-data folder, so the runs below take the same time
+    (dest / "kept-by-the-user").write_text("kept")
+    started = time.monotonic()
+    process = start(runner, cmd)
+    assert wait_for(process, dest / MARKER_NAME)
+    locked = time.monotonic()
+    assert process.wait(timeout=RUN_TIMEOUT) == 0
+    before_lock, under_lock = locked - started, time.monotonic() - locked
+    rng = random.Random(18)  # noqa: S311  # reproducible moments, not secrets
+    convert = [sys.executable, "-m", "virtualenv_symlink_safe", "convert", str(dest)]
+    probe = [str(dest / "bin" / "python"), "-c", "import sys; print(sys.prefix)"]
+    interrupted = 0
+    for kill in range(KILLS):
+        process = start(runner, cmd)
+        if kill % 2:
+            wait_for(process, dest / MARKER_NAME)
+            time.sleep(rng.uniform(0, under_lock))
+        else:
+            time.sleep(rng.uniform(0, before_lock + under_lock))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=RUN_TIMEOUT)
+        if unfinished(dest) is None:  # killed before the lock or after the end: the environment is whole
+            assert runner.run(probe, check=True).stdout.strip() == str(dest), f"kill {kill}"
+        else:  # its files may be half-written: convert refuses it in one line
+            interrupted += 1
+            refused = runner.run(convert)
+            assert refused.returncode == UNFINISHED_STATUS, f"kill {kill}: {refused.stderr}"
+            assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+            assert "did not finish" in refused.stderr
+        runner.run(cmd, check=True)
+        assert unfinished(dest) is None
+        assert (dest / "kept-by-the-user").read_text() == "kept"
+        assert runner.run(probe, check=True).stdout.strip() == str(dest)
+    assert interrupted, "no kill fell inside a creation: the loop tested nothing"
+    (dest / "kept-by-the-user").unlink()
+    assert_no_leftovers(Venv(dest, NEWEST))
 
 
 #: A caller of virtualenv's Python API whose creation fails while seeding (``bin/pip`` is a folder, so the seeder
@@ -209,10 +273,11 @@ def test_failed_creation_in_a_long_lived_caller_releases_the_lock(runner: Runner
 def test_lock_is_per_destination(runner: Runner, work: Path) -> None:
     """A creation holding one destination's lock does not hold up another destination's."""
     held = work / "held"
+    held.mkdir()
     holder = textwrap.dedent(
         f"""
-        import fcntl, time
-        with open({str(held.with_name(".held" + LOCK_SUFFIX))!r}, "w") as lock:
+        import fcntl, os, time
+        with os.fdopen(os.open({str(held / LOCK_NAME)!r}, os.O_RDWR | os.O_CREAT, 0o600), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             print("holding", flush=True)
             time.sleep({RUN_TIMEOUT})
@@ -228,7 +293,7 @@ def test_lock_is_per_destination(runner: Runner, work: Path) -> None:
             blocked = subprocess.Popen(blocked_cmd, env=runner.environ, stdout=subprocess.DEVNULL)
             with pytest.raises(subprocess.TimeoutExpired):
                 blocked.wait(timeout=5)  # waits on the lock ...
-            assert not held.exists()
+            assert sorted(p.name for p in held.iterdir()) == [LOCK_NAME]
         finally:
             process.kill()
     assert blocked.wait(timeout=RUN_TIMEOUT) == 0  # ... and goes on once it is free

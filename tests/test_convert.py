@@ -40,6 +40,7 @@ from test_conformance import (
     seed_reproducer,
 )
 from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
+from virtualenv_symlink_safe.creation import LOCK_NAME, MARKER_NAME, _write_marker
 from virtualenv_symlink_safe.errors import Status
 from virtualenv_symlink_safe.stub import TEMPORARY_PREFIX
 
@@ -351,9 +352,11 @@ def test_bad_input_is_refused_in_one_line_changing_nothing(
     venv.cfg.write_text(cfg)
     assert snapshot(venv.path) == before
 
-    (work / f".{venv.path.name}.symlink-safe.incomplete").write_text("pid = 1\nowned = no\n")
+    marker = _write_marker(venv.path)
     assert "did not finish" in refused(runner, Status.UNFINISHED, "convert", venv.path)
-    (work / f".{venv.path.name}.symlink-safe.incomplete").unlink()
+    (venv.path / MARKER_NAME).unlink()
+    (venv.path / LOCK_NAME).unlink()  # the lock's file, made by the refused conversion inside the environment
+    assert marker.st_size > 0
     assert snapshot(venv.path) == before
 
 
@@ -736,8 +739,7 @@ def test_root_writes_through_no_link_a_user_races_in(runner: Runner, target: Tar
         assert statuses.count(Status.OK) >= 5, f"too few runs got as far as writing: {statuses}"
         assert set(statuses) <= {*Status}, statuses
         assert exact_snapshot(base.parent) == guarded, "root wrote into the base's folder"
-        lock = {f".env{suffix}" for suffix in (".symlink-safe.lock",)}  # the lock's file: not this change's to move
-        appeared = {p.name for p in shared.iterdir()} - outside - lock - {"stop"}
+        appeared = {p.name for p in shared.iterdir()} - outside - {"stop"}
         assert not appeared, f"root made files outside the environment: {appeared}"
         made_by_root = [p for p in env.rglob("*") if p.lstat().st_uid == 0 and p.parent != env / "bin"]
         assert not made_by_root, f"root made files in the environment outside bin/: {made_by_root}"

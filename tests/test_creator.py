@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from importlib.metadata import distribution
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import Runner, Target, _pyenv_root, newest, targets
+from virtualenv_symlink_safe.creation import LOCK_NAME
 from virtualenv_symlink_safe.creator import Refusal, SymlinkSafe
 from virtualenv_symlink_safe.refusals import refusal_reason
 from virtualenv_symlink_safe.stub import STUB_NAME, install_stub
@@ -62,6 +64,7 @@ def test_layout_is_the_builtin_one_but_for_the_interpreter(runner: Runner, targe
     for name in names:
         assert safe_tree.pop(name) == "file"
         plain_tree.pop(name)
+    assert safe_tree.pop(LOCK_NAME) == "file"  # the destination's lock, kept inside it
     # the base's own name (pyenv's python3.X) may be an extra interpreter name in both
     assert plain_tree.keys() == safe_tree.keys()
     assert all(plain_tree[k] == safe_tree[k] for k in plain_tree if not k.startswith(("bin/python", "bin/pypy")))
@@ -125,7 +128,10 @@ def test_system_site_packages(runner: Runner, work: Path) -> None:
     assert report["marker"] == str(venv.path)
     paths = report["path"]
     assert isinstance(paths, list)
-    assert any(p.startswith(str(report["base_prefix"])) and p.endswith("site-packages") for p in paths)
+    # Debian's own python3 keeps its system packages in dist-packages
+    assert any(
+        p.startswith(str(report["base_prefix"])) and p.endswith(("site-packages", "dist-packages")) for p in paths
+    )
 
 
 def test_venv_redirect(runner: Runner, work: Path) -> None:
@@ -266,3 +272,45 @@ def test_installed_as_a_platform_wheel() -> None:
     tags = [line.split(": ", 1)[1] for line in wheel.splitlines() if line.startswith("Tag: ")]
     assert tags
     assert all(tag.startswith("py3-none-linux_") for tag in tags), tags
+
+
+@pytest.mark.parametrize("how", ["create", "create-clear", "convert"])
+def test_nothing_new_in_a_git_repository(runner: Runner, work: Path, how: str) -> None:
+    """``.venv`` in a project leaves ``git status`` as it was: the environment ignores itself, nothing lies beside."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = work / "project"
+    repo.mkdir()
+    (repo / "README").write_text("a project\n")
+    runner.run(["git", "init", "-q", str(repo)], check=True)
+    status = ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all"]
+    app = ["--app-data", str(runner.app_data), "-p", str(NEWEST.exe), "--no-seed"]
+    virtualenv = [sys.executable, "-m", "virtualenv", *app]
+    if how == "convert":
+        runner.run([*virtualenv, "--creator", "cpython3-posix", ".venv"], cwd=repo, check=True)
+    before = runner.run(status, check=True).stdout
+    if how == "convert":
+        runner.run([sys.executable, "-m", "virtualenv_symlink_safe", "convert", ".venv"], cwd=repo, check=True)
+    else:
+        runner.run([*virtualenv, "--creator", "symlink-safe", ".venv"], cwd=repo, check=True)
+        if how == "create-clear":
+            runner.run([*virtualenv, "--creator", "symlink-safe", "--clear", ".venv"], cwd=repo, check=True)
+    assert (repo / ".venv" / "bin" / "python").read_bytes() == PACKAGE_STUB.read_bytes()
+    assert runner.run(status, check=True).stdout == before == "?? README\n"
+    assert sorted(p.name for p in repo.iterdir()) == [".git", ".venv", "README"]
+
+
+def test_plugin_import_does_no_work(runner: Runner) -> None:
+    """virtualenv imports every creator plugin on every run: ours loads nothing of virtualenv's or filelock's then."""
+    code = (
+        "import sys; before = set(sys.modules); import virtualenv_symlink_safe.creator\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.partition('.')[0] in {'virtualenv', 'filelock'}))\n"
+    )
+    assert runner.run([sys.executable, "-c", code], check=True).stdout == "[]\n"
+
+
+def test_creator_without_its_layout_has_no_attributes() -> None:
+    """``hasattr`` on a creator whose layout is not built (its constructor failed) says False instead of recursing."""
+    creator = SymlinkSafe.__new__(SymlinkSafe)
+    assert not hasattr(creator, "dest")
+    assert not hasattr(creator, "_creator")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .creation import marker_path
+from .creation import unfinished
 from .decision import decide
 from .environment import is_stub, open_environment
 from .errors import ForeignLayout, NotAnEnvironment, Status, Unserved
@@ -215,9 +215,9 @@ def judge(folder: Path) -> Finding:
     except NotAnEnvironment as refusal:
         return Finding(path, Verdict.BROKEN, str(refusal))
     maker = _maker(env)
-    if Path(marker := marker_path(os.path.realpath(path))).exists():
-        why = f"a creation of this environment did not finish ({marker})"
-        return Finding(path, Verdict.UNFINISHED, why, "create it again with virtualenv --clear", maker)
+    if (left := unfinished(path.resolve())) is not None:
+        why = f"{left} ({left.path})"
+        return Finding(path, Verdict.UNFINISHED, why, "create it again with virtualenv", maker)
     python = path / "bin" / "python"
     if not python.exists():
         return Finding(path, Verdict.BROKEN, f"bin/python is {_what_is(python)}", maker=maker)

@@ -373,24 +373,18 @@ def revert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
 
 
 def _locked(env: Environment, work: Callable[[], Outcome]) -> Outcome:
-    """Do ``work`` holding the destination lock, refusing an environment whose creation did not finish."""
-    from .creation import Creation, marker_path  # noqa: PLC0415  # imported only when a change is made
+    """Do ``work`` holding the lock a creation takes, refusing an environment whose creation did not finish."""
+    from .creation import Creation, LockUnavailable, unfinished  # noqa: PLC0415  # only when a change is made
 
-    dest = os.path.realpath(env.path)
+    dest = env.path.resolve()
     try:
         with Creation(dest, clear=False).held():
-            if os.path.exists(marker_path(dest)):  # noqa: PTH110  # _locked is rewritten for the new lock
-                msg = (
-                    f"{env.path}: a creation of this environment did not finish ({marker_path(dest)}); "
-                    "create it again with virtualenv --clear"
-                )
+            if (left := unfinished(dest)) is not None:
+                msg = f"{env.path}: {left} ({left.path}); create it again with virtualenv"
                 raise Unfinished(msg)
             return work()
-    except OSError as exception:
-        if exception.filename and str(exception.filename).endswith(".symlink-safe.lock"):
-            msg = f"cannot take the lock {exception.filename}: {exception.strerror}; nothing was changed"
-            raise NotWritable(msg) from None
-        raise
+    except LockUnavailable as exception:
+        raise NotWritable(str(exception)) from None
 
 
 def _change(

@@ -58,7 +58,7 @@ class SymlinkSafe:
         dest = Path(options.dest)  # virtualenv has resolved it: every path to one folder shares one lock
         self._creation: Creation = Creation(dest, clear=options.clear)
         layout = layout_for(interpreter)
-        if dest.exists():  # the layout reads the old pyvenv.cfg now, which a concurrent --clear may be deleting
+        if dest.is_dir():  # the layout reads the old pyvenv.cfg now, which a concurrent --clear may be deleting
             with self._creation.held():
                 self._creator: StubbedCPython3Posix | StubbedPyPy3Posix = layout(options, interpreter)
         else:
@@ -67,18 +67,20 @@ class SymlinkSafe:
     def run(self) -> None:
         """Create the environment under the destination's lock, which stays held until the final ``pyvenv.cfg`` write.
 
-        virtualenv's session seeds the environment and writes the activators after this returns, then writes
-        ``pyvenv.cfg`` last: from here on the layout's ``pyvenv.cfg`` is a
+        ``--clear`` is carried out here, under the lock, keeping the destination folder and its lock file; the layout
+        then runs as if it were not given. virtualenv's session seeds the environment and writes the activators after
+        this returns, then writes ``pyvenv.cfg`` last: from here on the layout's ``pyvenv.cfg`` is a
         :class:`~virtualenv_symlink_safe.layout.FinalPyEnvCfg`, whose write ends the creation.
 
-        :raises IncompleteEnvironmentError: when an interrupted creation left an environment this creator did not
-            make, and ``--clear`` was not given
+        :raises LockUnavailable: when the destination's lock cannot be taken safely or in time
 
         """
+        from .internals import keep_destination  # noqa: PLC0415
         from .layout import FinalPyEnvCfg  # noqa: PLC0415
 
         self._creation.begin()
         try:
+            keep_destination(self._creator)
             self._creator.run()
         except BaseException:
             self._creation.abort()
@@ -105,7 +107,7 @@ class SymlinkSafe:
         layout = layout_for(interpreter)
         meta = layout.can_create(interpreter)
         if meta is None:
-            return Refusal(f"virtualenv's {layout.__mro__[2].__name__} layout does not fit {interpreter.executable}")
+            return Refusal(f"virtualenv's {layout.builtin.__name__} layout does not fit {interpreter.executable}")
         if meta.error:
             return Refusal(meta.error)
         return meta
@@ -142,12 +144,24 @@ class SymlinkSafe:
 
         :returns: the layout's attribute
 
+        :raises AttributeError: for every name while the layout is not built yet (``hasattr`` then says ``False``)
+
         """
-        return getattr(self._creator, name)
+        try:
+            creator = self.__dict__["_creator"]
+        except KeyError:
+            msg = f"{type(self).__name__} has no layout yet, so no {name!r}"
+            raise AttributeError(msg) from None
+        return getattr(creator, name)
 
     def __repr__(self) -> str:
         """Name the creator as the user chose it, with the layout's arguments."""
-        args = ", ".join(f"{key}={value}" for key, value in self._creator._args())  # noqa: SLF001
+        from .internals import creator_arguments  # noqa: PLC0415
+
+        shown = dict(creator_arguments(self._creator))
+        if "clear" in shown:  # the layout's was turned off once the creation had cleared the destination itself
+            shown["clear"] = self._creation.clear
+        args = ", ".join(f"{key}={value}" for key, value in shown.items())
         return f"{type(self).__name__}({args})"
 
 

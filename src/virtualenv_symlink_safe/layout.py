@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from virtualenv.create.pyenv_cfg import PyEnvCfg
-from virtualenv.create.via_global_ref.builtin.cpython.cpython3 import CPython3Posix
-from virtualenv.create.via_global_ref.builtin.pypy.pypy3 import PyPy3Posix
-
+from .internals import CPython3Posix, PyEnvCfg, PyPy3Posix, builtin_creator, interpreter_names
 from .stub import install_stub
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
     from pathlib import Path
 
     from python_discovery import PythonInfo
@@ -28,12 +24,12 @@ class StubInterpreter:
 
     """
 
+    #: The builtin creator this layout extends, named in the creator's messages.
+    builtin: ClassVar[type[CPython3Posix | PyPy3Posix]]
+
     if TYPE_CHECKING:
         bin_dir: Path
         interpreter: PythonInfo
-
-        @classmethod
-        def _executables(cls, interpreter: PythonInfo) -> Generator[tuple[Path, list[str], str, str]]: ...
 
     def create(self) -> None:
         """Create the environment as the builtin layout does, then install the stub under every interpreter name."""
@@ -46,14 +42,13 @@ class StubInterpreter:
         :returns: the names, without duplicates
 
         """
-        names = {"python": None}
-        for _, targets, _, _ in self._executables(self.interpreter):
-            names.update(dict.fromkeys(targets))
-        return list(names)
+        return list(dict.fromkeys(["python", *interpreter_names(self.builtin, self.interpreter)]))
 
 
 class StubbedCPython3Posix(StubInterpreter, CPython3Posix):
     """Everything ``cpython3-posix`` makes, with ``python``, ``python3`` and ``python3.X`` the stub."""
+
+    builtin = CPython3Posix
 
 
 class StubbedPyPy3Posix(StubInterpreter, PyPy3Posix):
@@ -63,6 +58,15 @@ class StubbedPyPy3Posix(StubInterpreter, PyPy3Posix):
     interpreter from its own directory, which finds its library there.
 
     """
+
+    builtin = PyPy3Posix
+
+
+#: The layout of each builtin creator.
+LAYOUTS: dict[type[CPython3Posix | PyPy3Posix], type[StubbedCPython3Posix | StubbedPyPy3Posix]] = {
+    CPython3Posix: StubbedCPython3Posix,
+    PyPy3Posix: StubbedPyPy3Posix,
+}
 
 
 class FinalPyEnvCfg(PyEnvCfg):
@@ -98,10 +102,11 @@ def layout_for(interpreter: PythonInfo) -> type[StubbedCPython3Posix | StubbedPy
     :returns: the layout class
 
     """
-    return StubbedPyPy3Posix if interpreter.implementation == "PyPy" else StubbedCPython3Posix
+    return LAYOUTS[builtin_creator(interpreter)]
 
 
 __all__ = [
+    "LAYOUTS",
     "FinalPyEnvCfg",
     "StubInterpreter",
     "StubbedCPython3Posix",
