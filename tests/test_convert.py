@@ -39,8 +39,8 @@ from test_conformance import (
     check_c12_move_and_copy,
     seed_reproducer,
 )
-from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
 from virtualenv_symlink_safe.creation import LOCK_NAME, MARKER_NAME, _write_marker
+from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
 from virtualenv_symlink_safe.errors import Status
 from virtualenv_symlink_safe.stub import TEMPORARY_PREFIX
 

@@ -326,7 +326,7 @@ def test_lock_file_another_user_planted_is_refused(  # noqa: PLR0913, PLR0917  #
     if planted == "symlink-to-root-file":
         lock.symlink_to(root_file)
     elif planted == "hard-link-to-root-file":  # what protected_hardlinks = 0 would let mallory do
-        lock.hardlink_to(root_file)
+        os.link(root_file, lock)
     elif planted == "fifo":
         os.mkfifo(lock)
     else:
