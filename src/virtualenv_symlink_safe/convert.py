@@ -373,16 +373,29 @@ def revert(path: str | os.PathLike[str], *, dry_run: bool = False) -> Outcome:
 
 
 def _locked(env: Environment, work: Callable[[], Outcome]) -> Outcome:
-    """Do ``work`` holding the lock a creation takes, refusing an environment whose creation did not finish."""
-    from .creation import Creation, LockUnavailable, unfinished  # noqa: PLC0415  # only when a change is made
+    """Do ``work`` holding the lock a creation takes, refusing an environment whose creation did not finish.
+
+    The lock's file lives inside the environment. When this call made it and then changed nothing (a refusal, a
+    failure, nothing to do), it removes it again, still holding the lock, so the environment is byte for byte as it
+    was; a process waiting on the removed file finds it gone once it holds it and locks the new one instead.
+    """
+    from .creation import LOCK_NAME, Creation, LockUnavailable, unfinished  # noqa: PLC0415  # only when changing
 
     dest = env.path.resolve()
+    lock_file = dest / LOCK_NAME
+    made_here = not lock_file.exists() and not lock_file.is_symlink()
     try:
         with Creation(dest, clear=False).held():
-            if (left := unfinished(dest)) is not None:
-                msg = f"{env.path}: {left} ({left.path}); create it again with virtualenv"
-                raise Unfinished(msg)
-            return work()
+            outcome = None
+            try:
+                if (left := unfinished(dest)) is not None:
+                    msg = f"{env.path}: {left} ({left.path}); create it again with virtualenv"
+                    raise Unfinished(msg)
+                outcome = work()
+            finally:
+                if made_here and (outcome is None or not outcome.done):
+                    lock_file.unlink(missing_ok=True)
+            return outcome
     except LockUnavailable as exception:
         raise NotWritable(str(exception)) from None
 
