@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 #: The requirement added; the floor is the first release tried with the stub (tests/test_elf_platforms.py).
 ZIGLANG = "ziglang>=0.13"
-#: glibc targets (sysconfig's MULTIARCH) that ziglang has wheels for, as zig names them.
+#: glibc targets (the interpreter's multiarch triple) that ziglang has wheels for, as zig names them.
 _GLIBC_TARGET = re.compile(r"^(x86_64|i[3-6]86|aarch64|arm|powerpc64le|s390x|riscv64)-linux-gnu(eabihf)?$")
 _OFF = {"0", "off", "false", "no", "n"}
 
@@ -59,7 +59,8 @@ def needs_zig(config_settings: ConfigSettings = None) -> bool:
     :returns: ``True`` when no other way to a static musl stub is at hand for this glibc interpreter
 
     """
-    target = sysconfig.get_config_var("MULTIARCH") or ""
+    # What src/stub/zig.cmake reads: the triple the interpreter was compiled for.
+    target = getattr(sys.implementation, "_multiarch", "") or sysconfig.get_config_var("MULTIARCH") or ""
     if not sys.platform.startswith("linux") or not _GLIBC_TARGET.match(target):
         return False
     if _turned_off("SYMLINK_SAFE_USE_ZIG", config_settings) or shutil.which("zig"):

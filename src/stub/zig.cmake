@@ -26,11 +26,11 @@ endif()
 set(_symlink_safe_multiarch "")
 set(_symlink_safe_zig "${SYMLINK_SAFE_ZIG}")
 if(_symlink_safe_python)
-  # MULTIARCH is the triple the interpreter was compiled for (i386-linux-gnu on a 32-bit userland whatever the
-  # kernel says), so the stub is made for the interpreter's own architecture and ABI (contract rule 5).
+  # The multiarch triple is the one the interpreter was compiled for (i386-linux-gnu on a 32-bit userland whatever
+  # the kernel says; configure derives it from the compiler's macros, so RHEL-based images have it too), so the stub is made for the interpreter's own architecture and ABI (contract rule 5).
   execute_process(
     COMMAND "${_symlink_safe_python}" -c
-      "import os, sysconfig\nprint(sysconfig.get_config_var('MULTIARCH') or '')\ntry:\n    import ziglang\nexcept ImportError:\n    print('')\nelse:\n    print(os.path.join(os.path.dirname(ziglang.__file__), 'zig'))"
+      "import os, sys, sysconfig\nprint(getattr(sys.implementation, '_multiarch', '') or sysconfig.get_config_var('MULTIARCH') or '')\ntry:\n    import ziglang\nexcept ImportError:\n    print('')\nelse:\n    print(os.path.join(os.path.dirname(ziglang.__file__), 'zig'))"
     OUTPUT_VARIABLE _symlink_safe_probe
     RESULT_VARIABLE _symlink_safe_probe_status
     OUTPUT_STRIP_TRAILING_WHITESPACE)
