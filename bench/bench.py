@@ -6,8 +6,8 @@ Start-up: ``python -c pass`` and ``python -S -I -c pass`` through the stub, thro
 any launcher; the stub is also compared with the trampoline round by round. The stub is the installed one, or the one
 ``--stub`` names (e.g. taken out of a repaired manylinux wheel), so the figure is that of the artifact users get.
 Launcher: the stub and the trampoline in front of a program that does nothing (``noop.c``), against that program
-started directly, which gives the stub's own work in microseconds without an interpreter's start-up noise around it. Creation:
-``symlink-safe`` against ``cpython3-posix`` and ``venv``, with ``--no-seed`` and seeded.
+started directly, which gives the stub's own work in microseconds without an interpreter's start-up noise around it.
+Creation: ``symlink-safe`` against ``cpython3-posix`` and ``venv``, with ``--no-seed`` and seeded.
 
 Every measurement is paired: each round runs every variant once, and the ratio to the baseline is taken within the
 round, so drifting machine load hits both sides of a ratio alike. The rounds go through every order of the variants
@@ -485,7 +485,9 @@ def summarise_startup(interpreter: Interpreter, runs: Sequence[StartupTimes]) ->
         on_top = per_round(times, "symlink", extra_microseconds)
         floor = per_round(times, "trampoline", ratio)["stub"]
         results.append(
-            StartupResult(interpreter, command, milliseconds, per_round(times, "symlink", ratio), floor, on_top, medians)
+            StartupResult(
+                interpreter, command, milliseconds, per_round(times, "symlink", ratio), floor, on_top, medians
+            )
         )
     return results
 

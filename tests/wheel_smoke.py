@@ -3,8 +3,9 @@
 Run as ``python wheel_smoke.py`` by the interpreter the wheel was installed for (cibuildwheel's test-command, and
 tests/test_wheel.py here). It needs nothing but the wheel and its dependencies: no compiler, no pytest. It checks
 that the stub is linked as contract rule 5 says for this interpreter's C library (on glibc a static musl program,
-which starts quicker than a static glibc one; on musl against the interpreter's own musl loader), that the creator's ELF check accepts it, that ``stub-build.json``, the
-package metadata and ``__version__`` name one version, and that an environment works through a symlink to it.
+which starts quicker than a static glibc one; on musl against the interpreter's own musl loader), that the creator's
+ELF check accepts it, that ``stub-build.json``, the package metadata and ``__version__`` name one version, and that
+an environment works through a symlink to it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ off (``-C cmake.define.SYMLINK_SAFE_USE_ZIG=OFF``, or ``SKBUILD_CMAKE_DEFINE=SYM
 system's stub links against its own loader and needs nothing more.
 """
 
+# ruff: noqa: INP001  # a build backend loaded by path (pyproject.toml's backend-path), not a package
 from __future__ import annotations
 
 import os
@@ -17,7 +18,8 @@ import shutil
 import sys
 import sysconfig
 
-from scikit_build_core.build import (  # the hooks this backend does not change
+# Type checkers run without the build requirements installed.
+from scikit_build_core.build import (  # type: ignore[import-not-found]
     build_editable,
     build_sdist,
     build_wheel,
@@ -28,12 +30,10 @@ from scikit_build_core.build import get_requires_for_build_wheel as _wheel_requi
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    ConfigSettings = dict[str, str | list[str]] | None
 
-    ConfigSettings = Mapping[str, str | list[str]] | None
-
-#: The requirement added; the floor is the first release tried with the stub (tests/test_elf_platforms.py).
-ZIGLANG = "ziglang>=0.13"
+#: The requirement added: the release the stub was built and tested with (0.17.1) is the floor.
+ZIGLANG = "ziglang>=0.17"
 #: glibc targets (the interpreter's multiarch triple) that ziglang has wheels for, as zig names them.
 _GLIBC_TARGET = re.compile(r"^(x86_64|i[3-6]86|aarch64|arm|powerpc64le|s390x|riscv64)-linux-gnu(eabihf)?$")
 _OFF = {"0", "off", "false", "no", "n"}
@@ -70,12 +70,12 @@ def needs_zig(config_settings: ConfigSettings = None) -> bool:
 
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
     """Give scikit-build-core's requirements, and ziglang where the stub needs it."""
-    return [*_wheel_requires(config_settings), *([ZIGLANG] if needs_zig(config_settings) else [])]  # type: ignore[arg-type]
+    return [*_wheel_requires(config_settings), *([ZIGLANG] if needs_zig(config_settings) else [])]
 
 
 def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> list[str]:
     """Give scikit-build-core's requirements, and ziglang where the stub needs it."""
-    return [*_editable_requires(config_settings), *([ZIGLANG] if needs_zig(config_settings) else [])]  # type: ignore[arg-type]
+    return [*_editable_requires(config_settings), *([ZIGLANG] if needs_zig(config_settings) else [])]
 
 
 __all__ = [
