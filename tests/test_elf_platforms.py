@@ -28,6 +28,8 @@ from virtualenv_symlink_safe.elf import ElfHeader, mismatch, read_header
 SOURCE = Path(__file__).parent.parent / "src" / "stub"
 MUSL_LOADER = "/lib/ld-musl-x86_64.so.1"
 STUB = "symlink-safe-stub"
+#: zig cc builds musl for a target before its first program: minutes on a loaded machine, then cached.
+ZIG_TIMEOUT = 1200
 
 
 def cmake_build(build: Path, *defines: str, env: dict[str, str] | None = None) -> tuple[Path, dict[str, str]]:
@@ -123,6 +125,7 @@ def musl_program(musl_tools: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return header
 
 
+@pytest.mark.timeout(ZIG_TIMEOUT)
 def test_rule_5_manylinux_stub_is_static_musl_by_zig(zig_stub: tuple[Path, dict[str, str]]) -> None:
     stub, report = zig_stub
     assert (report["libc"], report["linkage"]) == ("musl", "static")
@@ -131,6 +134,7 @@ def test_rule_5_manylinux_stub_is_static_musl_by_zig(zig_stub: tuple[Path, dict[
     assert read_header(stub).interpreter is None
 
 
+@pytest.mark.timeout(ZIG_TIMEOUT)
 @pytest.mark.parametrize("interpreter", targets(), ids=[t.id for t in targets()])
 def test_rule_5_manylinux_stub_fits_glibc_interpreters(
     zig_stub: tuple[Path, dict[str, str]], interpreter: Target
@@ -139,6 +143,7 @@ def test_rule_5_manylinux_stub_fits_glibc_interpreters(
     assert mismatch(read_header(stub), read_header(Path(os.path.realpath(interpreter.exe)))) is None
 
 
+@pytest.mark.timeout(ZIG_TIMEOUT)
 def test_rule_5_manylinux_stub_refused_for_musl_interpreter(
     zig_stub: tuple[Path, dict[str, str]], musl_program: ElfHeader
 ) -> None:
@@ -148,6 +153,7 @@ def test_rule_5_manylinux_stub_refused_for_musl_interpreter(
     assert MUSL_LOADER in reason
 
 
+@pytest.mark.timeout(ZIG_TIMEOUT)
 @pytest.mark.parametrize("arch", sorted(CROSS))
 def test_rule_5_each_architectures_zig_stub_fits_its_glibc_programs(
     arch: str, zig: str, tmp_path_factory: pytest.TempPathFactory

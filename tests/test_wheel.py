@@ -28,6 +28,10 @@ from conftest import targets
 if not os.environ.get("SYMLINK_SAFE_WHEEL_TESTS"):
     pytest.skip("tox run -e wheel runs these (SYMLINK_SAFE_WHEEL_TESTS unset)", allow_module_level=True)
 
+#: The wheel build in the first test: zig cc builds musl first, several minutes on a loaded machine (its cache is
+#: keyed by where the build's ziglang is installed, a fresh folder in every isolated build).
+pytestmark = pytest.mark.timeout(1800)
+
 ROOT = Path(__file__).parent.parent
 #: What must not be found on the no-build PATH: any C compiler, CMake or Ninja.
 BUILD_TOOLS = ("cc", "gcc", "clang", "c99", "musl-gcc", "tcc", "cmake", "ninja")
