@@ -759,7 +759,7 @@ def run(args: argparse.Namespace) -> int:
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
         converting = measure_convert(work, args.convert_rounds)
-        settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep"}}
+        settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep", "stub"}}
         judged = verdicts(startup, creation)
         document = {
             "machine": started,
