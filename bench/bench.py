@@ -727,6 +727,9 @@ def run(args: argparse.Namespace) -> int:
     :returns: 0
 
     """
+    if args.stub is not None and not args.stub.is_file():
+        msg = f"--stub {args.stub}: no such file"
+        raise RuntimeError(msg)
     interpreters = discover(args.python)
     work = Path(tempfile.mkdtemp(prefix="symlink-safe-bench-")).resolve()
     try:
