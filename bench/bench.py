@@ -2,10 +2,12 @@
 
 Start-up: ``python -c pass`` and ``python -S -I -c pass`` through the stub, through a plain symlink environment
 (``cpython3-posix``, the baseline), through a ``--copies`` environment, and through a no-op ``execve`` trampoline
-(``trampoline.c``, compiled here at run time) that is the floor of any launcher. Launcher: the stub and the
-trampoline in front of a program that does nothing (``noop.c``), against that program started directly, which
-gives the stub's own work in microseconds without an interpreter's start-up noise around it. Creation:
-``symlink-safe`` against ``cpython3-posix`` and ``venv``, with ``--no-seed`` and seeded.
+(``trampoline.c``, compiled here at run time as a static musl program, the quickest to start) that is the floor of
+any launcher; the stub is also compared with the trampoline round by round. The stub is the installed one, or the one
+``--stub`` names (e.g. taken out of a repaired manylinux wheel), so the figure is that of the artifact users get.
+Launcher: the stub and the trampoline in front of a program that does nothing (``noop.c``), against that program
+started directly, which gives the stub's own work in microseconds without an interpreter's start-up noise around it.
+Creation: ``symlink-safe`` against ``cpython3-posix`` and ``venv``, with ``--no-seed`` and seeded.
 
 Every measurement is paired: each round runs every variant once, and the ratio to the baseline is taken within the
 round, so drifting machine load hits both sides of a ratio alike. The rounds go through every order of the variants
@@ -68,8 +70,10 @@ class Context:
     """The environment of every run."""
     app_data: Path
     """virtualenv's app-data folder, so seed wheels are extracted once."""
-    cc: str | None
-    """The C compiler for the trampoline, ``None`` to choose as the stub's build did."""
+    cc: list[str]
+    """The C compiler command for the trampoline and the no-op program, each linked statically."""
+    stub: Path | None = None
+    """The stub to measure in place of the installed one, ``None`` for the installed one."""
 
 
 @dataclass
@@ -92,6 +96,8 @@ class StartupResult:
     command: str
     milliseconds: dict[str, Spread]
     ratio_to_symlink: dict[str, Spread]
+    stub_to_trampoline: Spread
+    """Per round, the stub's time over the trampoline's: how far the stub is from the floor."""
     extra_microseconds: dict[str, Spread]
     """Per round, each variant's time minus the symlink environment's: what a start costs on top."""
     run_medians: dict[str, list[float]]
@@ -150,7 +156,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--convert-rounds", type=int, default=30, help="rounds of 'convert' against a bare start, 0 to skip"
     )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
-    parser.add_argument("--cc", help="C compiler for the trampoline (default: the one that built the stub)")
+    parser.add_argument(
+        "--cc", help="C compiler for the trampoline and no-op program, linked -static (default: musl-gcc, else zig cc)"
+    )
+    parser.add_argument(
+        "--stub", type=Path, help="the stub to measure instead of the installed one, e.g. taken out of a wheel"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the environments made, and say where")
     return parser.parse_args(argv)
 
@@ -326,27 +337,57 @@ def stub_build() -> dict[str, str]:
     return loaded
 
 
-def compile_like_stub(cc: str | None, source: str, out: Path, macros: Sequence[str] = ()) -> None:
-    """Compile one of the benchmark's C programs, linked as the stub is.
+#: zig's name of a machine's architecture, where it differs from ``platform.machine()``.
+ZIG_ARCH = {"i686": "x86", "i386": "x86", "armv7l": "arm", "ppc64le": "powerpc64le"}
 
-    :param cc: the compiler, ``None`` to choose as the stub's build did
+
+def floor_compiler(cc: str | None) -> list[str]:
+    """Choose the compiler of the trampoline and the no-op program: one that links musl in, the quickest start.
+
+    :param cc: the compiler asked for, ``None`` to choose
+
+    :returns: the command: ``cc``, else musl-gcc, else zig cc (``SYMLINK_SAFE_ZIG``, the ziglang module or ``PATH``)
+
+    :raises RuntimeError: when none is asked for or found
+
+    """
+    if cc:
+        return [cc]
+    if shutil.which("musl-gcc"):
+        return ["musl-gcc"]
+    zig = os.environ.get("SYMLINK_SAFE_ZIG") or shutil.which("zig")
+    if not zig:
+        try:
+            import ziglang  # type: ignore[import-not-found]  # noqa: PLC0415  # optional: 100 MB
+        except ImportError:
+            pass
+        else:
+            zig = str(Path(ziglang.__file__).parent / "zig")
+    if not zig:
+        msg = "no musl-gcc or zig for the trampoline (apt-get install musl-tools, pip install ziglang, or give --cc)"
+        raise RuntimeError(msg)
+    machine = platform.machine()
+    abi = "eabihf" if machine == "armv7l" else ""
+    return [zig, "cc", "-target", f"{ZIG_ARCH.get(machine, machine)}-linux-musl{abi}"]
+
+
+def compile_static(cc: list[str], source: str, out: Path, macros: Sequence[str] = ()) -> None:
+    """Compile one of the benchmark's C programs, linked statically.
+
+    :param cc: the compiler command
     :param source: the file's name in the benchmark's folder
     :param out: the executable to write
     :param macros: ``-D`` options
 
     """
-    build = stub_build()
-    if cc is None:
-        cc = "musl-gcc" if build.get("compiler") == "musl-gcc" and shutil.which("musl-gcc") else "cc"
-    static = ["-static"] if build.get("linkage", "static") == "static" else []
-    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-s", *static]
-    subprocess.run([cc, *flags, *macros, "-o", str(out), str(HERE / source)], check=True)
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-s", "-static"]
+    subprocess.run([*cc, *flags, *macros, "-o", str(out), str(HERE / source)], check=True)
 
 
-def compile_trampoline(cc: str | None, base: str, argv0: str, out: Path) -> None:
-    """Compile the no-op trampoline for one base, linked as the stub is.
+def compile_trampoline(cc: list[str], base: str, argv0: str, out: Path) -> None:
+    """Compile the no-op trampoline for one base, linked statically.
 
-    :param cc: the compiler, ``None`` to choose as the stub's build did
+    :param cc: the compiler command
     :param base: the program it execs
     :param argv0: the ``argv[0]`` it passes, inside the stub environment
     :param out: the executable to write
@@ -354,7 +395,38 @@ def compile_trampoline(cc: str | None, base: str, argv0: str, out: Path) -> None
     """
     # json.dumps escapes quotes and backslashes as a C string literal wants them.
     macros = [f"-DBASE={json.dumps(base, ensure_ascii=False)}", f"-DARGV0={json.dumps(argv0, ensure_ascii=False)}"]
-    compile_like_stub(cc, "trampoline.c", out, macros)
+    compile_static(cc, "trampoline.c", out, macros)
+
+
+def put_stub(context: Context, env: Path) -> None:
+    """Put the stub asked for with ``--stub`` in an environment made by the installed plugin.
+
+    :param context: what every run shares
+    :param env: the environment
+
+    """
+    if context.stub is None:
+        return
+    python = env / "bin" / "python"
+    staged = python.with_name(".python.bench")
+    shutil.copyfile(context.stub, staged)
+    staged.chmod(0o755)
+    staged.replace(python)
+
+
+def describe_stub(context: Context) -> dict[str, str]:
+    """Say which stub is measured: the installed one's build record, or the file ``--stub`` gave.
+
+    :param context: what every run shares
+
+    :returns: the build record, or the path and ELF header of the given file
+
+    """
+    if context.stub is None:
+        return stub_build()
+    from virtualenv_symlink_safe.elf import read_header  # noqa: PLC0415  # the plugin under measurement
+
+    return {"path": str(context.stub), "header": read_header(context.stub).describe()}
 
 
 def measure_startup(
@@ -380,6 +452,7 @@ def measure_startup(
             env=context.env,
             check=True,
         )
+    put_stub(context, envs["stub"])
     trampoline = work / "trampoline"
     compile_trampoline(
         context.cc, base_of(envs["stub"], interpreter.exe), str(envs["stub"] / "bin" / "python"), trampoline
@@ -410,8 +483,11 @@ def summarise_startup(interpreter: Interpreter, runs: Sequence[StartupTimes]) ->
                 medians[name].append(spread.median)
         milliseconds = {name: Spread.of(values) for name, values in times.items()}
         on_top = per_round(times, "symlink", extra_microseconds)
+        floor = per_round(times, "trampoline", ratio)["stub"]
         results.append(
-            StartupResult(interpreter, command, milliseconds, per_round(times, "symlink", ratio), on_top, medians)
+            StartupResult(
+                interpreter, command, milliseconds, per_round(times, "symlink", ratio), floor, on_top, medians
+            )
         )
     return results
 
@@ -432,13 +508,14 @@ def measure_launcher(context: Context, work: Path, *, rounds: int, warmup: int) 
     """
     noop, trampoline, env = work / "noop", work / "trampoline", work / "env"
     work.mkdir(parents=True)
-    compile_like_stub(context.cc, "noop.c", noop)
+    compile_static(context.cc, "noop.c", noop)
     subprocess.run(
         virtualenv("--no-seed", "--creator", "symlink-safe", str(env), app_data=context.app_data),
         env=context.env,
         check=True,
     )
     # The stub takes the first base-executable it reads; the rest of pyvenv.cfg stays as virtualenv wrote it.
+    put_stub(context, env)
     cfg = env / "pyvenv.cfg"
     cfg.write_text(f"base-executable = {noop}\n{cfg.read_text()}")
     compile_trampoline(context.cc, str(noop), str(env / "bin" / "python"), trampoline)
@@ -527,11 +604,17 @@ def report(startup: list[StartupResult], launcher: LauncherResult | None, creati
 
     """
     lines = ["every cell: median [95% confidence interval of the median] (p25-p75)", ""]
-    lines += ["start-up: ratio to a symlink environment; its median in ms, and the stub's median extra in us", ""]
+    lines += [
+        "start-up: ratio to a symlink environment, and the stub's to the trampoline (the floor); the symlink",
+        "environment's median in ms, and the stub's median extra in us",
+        "",
+    ]
     head = f"{'python':10} {'command':15} {'symlink ms':>10} {'stub us':>7}  "
-    lines.append(head + "".join(f"{name:{CELL}}" for name in ("stub", "copies", "trampoline")))
+    columns = ("stub", "copies", "trampoline", "stub/trampoline")
+    lines.append(head + "".join(f"{name:{CELL}}" for name in columns))
     for item in startup:
         cells = "".join(f"{item.ratio_to_symlink[name].cell():{CELL}}" for name in ("stub", "copies", "trampoline"))
+        cells += f"{item.stub_to_trampoline.cell():{CELL}}"
         base = item.milliseconds["symlink"].median
         extra = item.extra_microseconds["stub"].median
         lines.append(f"{item.interpreter.version:10} {item.command:15} {base:10.2f} {extra:7.0f}  {cells}")
@@ -669,13 +752,17 @@ def run(args: argparse.Namespace) -> int:
     :returns: 0
 
     """
+    if args.stub is not None and not args.stub.is_file():
+        msg = f"--stub {args.stub}: no such file"
+        raise RuntimeError(msg)
     interpreters = discover(args.python)
     script = console_script() if args.convert_rounds > 0 else None  # before measuring anything else for long
     work = Path(tempfile.mkdtemp(prefix="symlink-safe-bench-")).resolve()
     try:
         config = work / "virtualenv.ini"
         config.write_text("")
-        context = Context(clean_environ(config), work / "app-data", args.cc)
+        stub = args.stub.resolve() if args.stub else None
+        context = Context(clean_environ(config), work / "app-data", floor_compiler(args.cc), stub)
         started = machine()
         startup: list[StartupResult] = []
         creation: list[CreationResult] = []
@@ -701,12 +788,13 @@ def run(args: argparse.Namespace) -> int:
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
         converting = measure_convert(work, args.convert_rounds, script)
-        settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep"}}
+        settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep", "stub"}}
         judged = verdicts(startup, creation)
         document = {
             "machine": started,
             "loadavg_after": os.getloadavg(),
-            "stub_build": stub_build(),
+            "stub_build": describe_stub(context),
+            "floor_compiler": " ".join(context.cc),
             "settings": settings,
             "startup": [asdict(item) for item in startup],
             "launcher": asdict(launcher) if launcher else None,

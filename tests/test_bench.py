@@ -113,6 +113,7 @@ def test_startup_verdict_needs_runs_and_rounds(runs: int, rounds: int, verdict: 
         "-c pass",
         {},
         spreads,
+        spreads["stub"],
         spreads,
         {name: [1.01] * runs for name in spreads},
     )
@@ -145,10 +146,12 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
     ]
     result = runner.run([sys.executable, BENCH, *args, "--json", out], check=True)
     assert "start-up: ratio to a symlink environment" in result.stdout
+    assert "stub/trampoline" in result.stdout
 
     document = json.loads(out.read_text())
     assert document["machine"]["nproc"] >= 1
     assert document["stub_build"]["linkage"] in {"static", "dynamic"}
+    assert document["floor_compiler"]  # the trampoline's: musl-gcc or zig cc here, linked statically
     assert document["settings"]["rounds"] == 3
 
     startup = document["startup"]
@@ -160,6 +163,7 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
         assert set(item["extra_microseconds"]) == {"stub", "copies", "trampoline"}
         for spread in [*item["milliseconds"].values(), *item["ratio_to_symlink"].values()]:
             assert_spread(spread, 6)  # every round of both runs
+        assert_spread(item["stub_to_trampoline"], 6)
         assert {name: len(medians) for name, medians in item["run_medians"].items()} == dict.fromkeys(
             ("stub", "copies", "trampoline"), 2
         )
@@ -236,3 +240,22 @@ def test_bench_convert_needs_the_console_script(runner: Runner, tmp_path: Path) 
         == f"bench: error: no virtualenv-symlink-safe console script beside {base}: install the package there\n"
     )
     assert not out.exists()
+
+
+def test_bench_measures_the_stub_it_is_given(runner: Runner, tmp_path: Path) -> None:
+    """``--stub`` puts the given file in the stub environments: here a copy of the installed stub."""
+    from virtualenv_symlink_safe.stub import stub_resource  # noqa: PLC0415
+
+    given = tmp_path / "given-stub"
+    given.write_bytes(Path(stub_resource()).read_bytes())
+    zero = ["--creation-rounds", "0", "--seeded-rounds", "0", "--convert-rounds", "0", "--warmup", "0"]
+    out = tmp_path / "results.json"
+    args = ["--python", str(targets()[0].exe), "--rounds", "2", "--launcher-rounds", "2", *zero, "--json", str(out)]
+    runner.run([sys.executable, BENCH, *args, "--stub", str(given)], check=True)
+    document = json.loads(out.read_text())
+    assert document["stub_build"]["path"] == str(given)
+    assert "statically linked" in document["stub_build"]["header"] or "loader" in document["stub_build"]["header"]
+    assert_spread(document["startup"][0]["stub_to_trampoline"], 2)
+    missing = runner.run([sys.executable, BENCH, *args, "--stub", str(tmp_path / "none")])
+    assert missing.returncode == 1
+    assert missing.stderr == f"bench: error: --stub {tmp_path / 'none'}: no such file\n"

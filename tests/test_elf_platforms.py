@@ -1,10 +1,14 @@
-"""Each kind of stub the wheels carry passes the creator's ELF check for its own platform's interpreter (rule 5).
+"""Each kind of stub the project builds passes the creator's ELF check for its own platform's interpreters (rule 5).
 
-The manylinux wheels carry a stub linked statically against glibc, the musllinux wheels one linked dynamically
-against the musl loader (src/stub/CMakeLists.txt decides from the compiler it is given). Both are built here with
-CMake as a wheel build would: the glibc one with musl-gcc turned off, the musl one with a compiler that targets musl
+The manylinux wheels carry a static musl program made by zig cc (their images have no musl-gcc; the build backend
+asks for ziglang), the musllinux wheels one linked dynamically against the musl loader, and a build with neither
+musl-gcc nor zig falls back to a program linked statically against glibc (src/stub/CMakeLists.txt decides from the
+compiler it finds). Each is built here with CMake as a wheel build would: the zig one for this machine's interpreter
+and, where Debian's cross compilers are installed, for every other wheel architecture, each checked against a program
+that architecture's gcc links against glibc as its interpreter is; the musl one with a compiler that targets musl
 under another name than ``musl-gcc``, as Alpine's ``gcc`` does. A real musl CPython is the musl tox env's business;
-here a dynamically linked musl program stands in for one.
+here a dynamically linked musl program stands in for one. zig is taken from ``SYMLINK_SAFE_ZIG``, the ``ziglang``
+module or ``PATH``; without one the zig tests skip, unless ``SYMLINK_SAFE_REQUIRE_ZIG`` is set.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +28,8 @@ from virtualenv_symlink_safe.elf import ElfHeader, mismatch, read_header
 SOURCE = Path(__file__).parent.parent / "src" / "stub"
 MUSL_LOADER = "/lib/ld-musl-x86_64.so.1"
 STUB = "symlink-safe-stub"
+#: zig cc builds musl for a target before its first program: minutes on a loaded machine, then cached.
+ZIG_TIMEOUT = 1200
 
 
 def cmake_build(build: Path, *defines: str, env: dict[str, str] | None = None) -> tuple[Path, dict[str, str]]:
@@ -40,11 +47,54 @@ def cmake_build(build: Path, *defines: str, env: dict[str, str] | None = None) -
     return build / STUB, report
 
 
+#: Each wheel architecture other than x86_64: zig's target, and the Debian cross compiler linking against glibc.
+CROSS = {
+    "i686": ("x86-linux-musl", "i686-linux-gnu-gcc"),
+    "aarch64": ("aarch64-linux-musl", "aarch64-linux-gnu-gcc"),
+    "armv7l": ("arm-linux-musleabihf", "arm-linux-gnueabihf-gcc"),
+    "ppc64le": ("powerpc64le-linux-musl", "powerpc64le-linux-gnu-gcc"),
+    "s390x": ("s390x-linux-musl", "s390x-linux-gnu-gcc"),
+    "riscv64": ("riscv64-linux-musl", "riscv64-linux-gnu-gcc"),
+}
+
+
+@pytest.fixture(scope="module")
+def zig() -> str:
+    """The zig to build with, as the build finds it."""
+    found = os.environ.get("SYMLINK_SAFE_ZIG") or shutil.which("zig")
+    if not found:
+        try:
+            import ziglang  # type: ignore[import-not-found]  # noqa: PLC0415  # optional: 100 MB
+        except ImportError:
+            pass
+        else:
+            found = str(Path(ziglang.__file__).parent / "zig")
+    if not found:
+        message = "no zig: pip install ziglang, or set SYMLINK_SAFE_ZIG"
+        if os.environ.get("SYMLINK_SAFE_REQUIRE_ZIG"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
 @pytest.fixture(scope="module")
 def glibc_static_stub(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """The manylinux stub: what a manylinux image (glibc, libc.a installed, no musl-gcc) builds."""
+    """The fallback stub: what a glibc machine with libc.a builds with neither musl-gcc nor zig."""
     env = {**os.environ, "CC": "gcc"}
-    return cmake_build(tmp_path_factory.mktemp("glibc-static"), "-DSYMLINK_SAFE_USE_MUSL_GCC=OFF", env=env)
+    return cmake_build(
+        tmp_path_factory.mktemp("glibc-static"),
+        *("-DSYMLINK_SAFE_USE_MUSL_GCC=OFF", "-DSYMLINK_SAFE_USE_ZIG=OFF"),
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def zig_stub(zig: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The manylinux stub: what a manylinux image (glibc, no musl-gcc, ziglang in the build) builds."""
+    return cmake_build(
+        tmp_path_factory.mktemp("zig-static"),
+        *("-DSYMLINK_SAFE_USE_MUSL_GCC=OFF", f"-DPython_EXECUTABLE={sys.executable}", f"-DSYMLINK_SAFE_ZIG={zig}"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,27 +125,66 @@ def musl_program(musl_tools: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return header
 
 
-def test_rule_5_manylinux_stub_is_static_glibc(glibc_static_stub: tuple[Path, dict[str, str]]) -> None:
+@pytest.mark.timeout(ZIG_TIMEOUT)
+def test_rule_5_manylinux_stub_is_static_musl_by_zig(zig_stub: tuple[Path, dict[str, str]]) -> None:
+    stub, report = zig_stub
+    assert (report["libc"], report["linkage"]) == ("musl", "static")
+    assert report["compiler"].startswith("zig cc -target ")
+    assert "-linux-musl" in report["compiler"]
+    assert read_header(stub).interpreter is None
+
+
+@pytest.mark.timeout(ZIG_TIMEOUT)
+@pytest.mark.parametrize("interpreter", targets(), ids=[t.id for t in targets()])
+def test_rule_5_manylinux_stub_fits_glibc_interpreters(
+    zig_stub: tuple[Path, dict[str, str]], interpreter: Target
+) -> None:
+    stub, _ = zig_stub
+    assert mismatch(read_header(stub), read_header(Path(os.path.realpath(interpreter.exe)))) is None
+
+
+@pytest.mark.timeout(ZIG_TIMEOUT)
+def test_rule_5_manylinux_stub_refused_for_musl_interpreter(
+    zig_stub: tuple[Path, dict[str, str]], musl_program: ElfHeader
+) -> None:
+    stub, _ = zig_stub
+    reason = mismatch(read_header(stub), musl_program)
+    assert reason is not None
+    assert MUSL_LOADER in reason
+
+
+@pytest.mark.timeout(ZIG_TIMEOUT)
+@pytest.mark.parametrize("arch", sorted(CROSS))
+def test_rule_5_each_architectures_zig_stub_fits_its_glibc_programs(
+    arch: str, zig: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    target, cross_gcc = CROSS[arch]
+    gcc = shutil.which(cross_gcc)
+    if gcc is None:
+        pytest.skip(f"no {cross_gcc} to link a glibc program of {arch} with (Debian: gcc-{cross_gcc[:-4]})")
+    folder = tmp_path_factory.mktemp(arch)
+    stub, report = cmake_build(folder / "build", f"-DSYMLINK_SAFE_ZIG_TARGET={target}", f"-DSYMLINK_SAFE_ZIG={zig}")
+    assert (report["libc"], report["linkage"], report["compiler"]) == ("musl", "static", f"zig cc -target {target}")
+    (folder / "main.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run([gcc, "-o", folder / "main", folder / "main.c"], check=True)
+    program = read_header(folder / "main")
+    assert program.interpreter is not None  # a dynamic glibc program, as that architecture's interpreter is
+    assert read_header(stub).interpreter is None
+    assert mismatch(read_header(stub), program) is None
+
+
+def test_rule_5_fallback_stub_is_static_glibc(glibc_static_stub: tuple[Path, dict[str, str]]) -> None:
     stub, report = glibc_static_stub
     assert (report["libc"], report["linkage"]) == ("glibc", "static")
     assert read_header(stub).interpreter is None
 
 
 @pytest.mark.parametrize("interpreter", targets(), ids=[t.id for t in targets()])
-def test_rule_5_manylinux_stub_fits_glibc_interpreters(
+def test_rule_5_fallback_stub_fits_glibc_interpreters(
     glibc_static_stub: tuple[Path, dict[str, str]], interpreter: Target
 ) -> None:
     stub, _ = glibc_static_stub
     assert mismatch(read_header(stub), read_header(Path(os.path.realpath(interpreter.exe)))) is None
-
-
-def test_rule_5_manylinux_stub_refused_for_musl_interpreter(
-    glibc_static_stub: tuple[Path, dict[str, str]], musl_program: ElfHeader
-) -> None:
-    stub, _ = glibc_static_stub
-    reason = mismatch(read_header(stub), musl_program)
-    assert reason is not None
-    assert MUSL_LOADER in reason
 
 
 def test_rule_5_musllinux_stub_is_dynamic_musl(musl_dynamic_stub: tuple[Path, dict[str, str]]) -> None:
