@@ -127,7 +127,7 @@ def test_check_says_why_a_stub_environment_is_not_symlink_safe(
     result = command(runner, "-q", "check", work / "envs")
     assert result.returncode == CommandStatus.NOT_SYMLINK_SAFE, result.stdout + result.stderr
     said = verdicts(result.stdout)
-    assert said[half].startswith(f"unfinished (made by virtualenv {_version(said)}): a creation of this environment")
+    assert said[half].startswith(f"unfinished (made by virtualenv {_version(said)}): an earlier creation (pid ")
     assert said[half].endswith("; create it again with virtualenv")
     assert said[lost].startswith("broken (made by virtualenv ")
     assert "the stub would fail for bin/python (status 107)" in said[lost]
