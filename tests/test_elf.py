@@ -63,7 +63,7 @@ class Offsets(NamedTuple):
     order: str  # struct's byte order for the file's data encoding
 
 
-def offsets(data: bytes) -> Offsets:
+def offsets(data: bytes | bytearray) -> Offsets:
     """The field offsets of this ELF file, from its own class and data encoding (the ELF spec's layout)."""
     order = "<" if data[5] == 1 else ">"
     return Offsets(52, 36, 44, order) if data[4] == 1 else Offsets(64, 48, 56, order)
@@ -114,7 +114,7 @@ def test_loader_without_nul_is_refused(tmp_path: Path) -> None:
         read_header(elf32_big_endian(tmp_path / "arm", b"/lib/ld-linux-armhf.so.3"))
 
 
-def program_headers_end(data: bytes) -> int:
+def program_headers_end(data: bytes | bytearray) -> int:
     """Where the program header table of this ELF file ends."""
     layout = offsets(data)
     # e_phoff is 4 bytes at 28 in a 32-bit file, 8 at 32 in a 64-bit one; e_phentsize lies just before e_phnum.

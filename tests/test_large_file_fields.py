@@ -13,7 +13,6 @@ must fail on the same file, or the test could not fail.
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import struct
@@ -31,6 +30,25 @@ if TYPE_CHECKING:
 SOURCE = Path(__file__).parent.parent / "src" / "stub" / "stub.c"
 #: 2040-01-01T00:00:00Z, past the last second a signed 32-bit time_t holds (2038-01-19T03:14:07Z).
 AFTER_2038 = 2208988800
+
+#: Dates the files: a 32-bit Python (i386 Debian's) has a 32-bit time_t and cannot, so a program built here does.
+DATER = r"""
+#define _XOPEN_SOURCE 700
+#define _FILE_OFFSET_BITS 64
+#define _TIME_BITS 64
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+int main(int argc, char **argv) {
+    struct timespec when[2];
+    when[0].tv_sec = when[1].tv_sec = (time_t)strtoll(argv[1], NULL, 10);
+    when[0].tv_nsec = when[1].tv_nsec = 0;
+    for (int i = 2; i < argc; i++)
+        if (utimensat(AT_FDCWD, argv[i], when, AT_SYMLINK_NOFOLLOW) != 0) return 1;
+    return 0;
+}
+"""
 
 CONTROL = r"""
 #include <errno.h>
@@ -64,25 +82,25 @@ def build(cc: list[str], source: Path, out: Path) -> Path:
     return out
 
 
-def date_after_2038(*paths: Path) -> None:
-    for path in paths:
-        os.utime(path, (AFTER_2038, AFTER_2038), follow_symlinks=False)
+def compile_source(cc: list[str], text: str, out: Path) -> Path:
+    source = out.with_suffix(".c")
+    source.write_text(text)
+    return build(cc, source, out)
 
 
 def test_32_bit_stub_runs_from_files_dated_after_2038(runner: Runner, tmp_path: Path) -> None:
     cc = compiler_for_32_bit()
     work = tmp_path.resolve()
     stub = build(cc, SOURCE, work / "stub32")
-    control_source = work / "control.c"
-    control_source.write_text(CONTROL)
-    control = build(cc, control_source, work / "control32")
+    control = compile_source(cc, CONTROL, work / "control32")
+    dater = compile_source(cc, DATER, work / "dater32")
 
     venv = runner.create(newest(), work / "venv")
     venv.python.unlink()
     shutil.copy2(stub, venv.python)
     link = work / "link"
     link.symlink_to(venv.python)
-    date_after_2038(venv.python, venv.cfg, venv.bin, venv.path)
+    runner.run([dater, str(AFTER_2038), venv.python, venv.cfg, venv.bin, venv.path], check=True)
 
     # The control: a 32-bit program built without the defines cannot stat these files, so the stub's run below
     # shows that its defines work, not that this machine never overflows.
@@ -90,7 +108,15 @@ def test_32_bit_stub_runs_from_files_dated_after_2038(runner: Runner, tmp_path: 
         refused = runner.run([control, path])
         assert refused.returncode == 75, f"stat of {path} without _TIME_BITS=64: {refused.stdout.strip()}"
 
+    # The stub's part is to hand over with argv[0] in the environment, which its trace shows. Whether the
+    # interpreter then finds its pyvenv.cfg is its own business: a 32-bit CPython without _TIME_BITS=64 (i386
+    # Debian's) cannot stat it either and starts as the base interpreter, as it would when started plainly.
+    wide_time = runner.run([venv.target.exe, "-c", f"import os; os.stat({str(venv.cfg)!r})"]).returncode == 0
     for invoked in (venv.python, link):
-        result = runner.run([invoked, "-c", "import sys; print(sys.prefix)"])
-        assert (result.returncode, result.stderr) == (0, "")
-        assert result.stdout.strip() == str(venv.path)
+        result = runner.run(
+            [invoked, "-c", "import sys; print(sys.prefix)"], env={**runner.environ, "SYMLINK_SAFE_TRACE": "1"}
+        )
+        assert result.returncode == 0, result.stderr
+        assert f" with argv[0] {venv.python}\n" in result.stderr, result.stderr
+        if wide_time:
+            assert result.stdout.strip() == str(venv.path)

@@ -16,13 +16,13 @@ when, and why):
   ``InRelease`` checked with ``gpgv``), and the stub run under qemu-user in an environment reached through a
   symlink, its trace showing that it believed ``argv[0]`` (rule 1.3), as on real hardware.
 
-Usage: ``python tests/arch/run.py`` (``tox run -e arch``); :envvar:`SYMLINK_SAFE_ARCHES` picks what runs end to end.
+Usage: ``python tests/arch/run.py [PYTEST ARGS]`` (``tox run -e arch -- [PYTEST ARGS]``), the arguments passed on
+to pytest in each root; :envvar:`SYMLINK_SAFE_ARCHES` picks what runs end to end.
 It prints what ran, where, with which interpreter and how long it took; the exit status is 1 when anything failed.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import lzma
 import os
@@ -108,9 +108,7 @@ def main() -> int:
     :returns: the exit status
 
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pytest_args", nargs="*", help="passed on to pytest in each root")
-    args = parser.parse_args()
+    pytest_args = sys.argv[1:]  # passed on to pytest in each root, e.g. -k c4
     roots = Path(os.environ.get("SYMLINK_SAFE_ROOTS") or DEFAULT_ROOTS)
     full = chosen(os.environ.get("SYMLINK_SAFE_ARCHES", ""))
     outcomes: list[Outcome] = []
@@ -119,7 +117,7 @@ def main() -> int:
         say(outcomes[-1])
     for arch in ARCHES:
         if arch.name in full:
-            outcomes.append(end_to_end(arch, roots, args.pytest_args))
+            outcomes.append(end_to_end(arch, roots, pytest_args))
             say(outcomes[-1])
     report(outcomes)
     return 0 if all(o.ok for o in outcomes) else 1
@@ -227,7 +225,10 @@ def enter(arch: Arch, root: Path, command: list[str]) -> list[str | os.PathLike[
 
 def root_python(arch: Arch, root: Path) -> str:
     version = subprocess.run(
-        [str(c) for c in enter(arch, root, ["/usr/bin/python3", "-c", "import platform; print(platform.python_version())"])],
+        [
+            str(c)
+            for c in enter(arch, root, ["/usr/bin/python3", "-c", "import platform; print(platform.python_version())"])
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -274,10 +275,12 @@ def prepare(root: Path) -> None:
     work.mkdir(exist_ok=True)
     project = work / "project"
     shutil.rmtree(project, ignore_errors=True)
-    run(["git", "clone", "--quiet", "--no-hardlinks", PROJECT, project])
+    git = shutil.which("git")
+    assert git is not None, "git is missing"
+    run([git, "clone", "--quiet", "--no-hardlinks", PROJECT, project])
     # What the checkout holds beyond its last commit: changed tracked files and new ones git does not ignore.
     listed = subprocess.run(
-        ["git", "-C", str(PROJECT), "ls-files", "-z", "--modified", "--others", "--exclude-standard"],
+        [git, "-C", str(PROJECT), "ls-files", "-z", "--modified", "--others", "--exclude-standard"],
         check=True,
         capture_output=True,
     ).stdout
@@ -303,7 +306,20 @@ def check_stub(arch: Arch, roots: Path) -> Outcome:
     return Outcome(arch, "stub", interpreter, ok=True, seconds=time.monotonic() - start, detail=detail)
 
 
+def register_emulator(arch: Arch) -> None:
+    """Let the kernel run the architecture's programs through qemu-user-static, as make-root.sh does for a root."""
+    if arch.qemu is None:
+        return
+    binfmt = Path("/proc/sys/fs/binfmt_misc")
+    if not (binfmt / "register").exists():
+        run(["mount", "-t", "binfmt_misc", "binfmt_misc", binfmt])
+    entry = binfmt / f"qemu-{arch.qemu}"
+    if not entry.is_file() or entry.read_text().splitlines()[0] != "enabled":
+        run(["update-binfmts", "--enable", f"qemu-{arch.qemu}"])
+
+
 def stub_checks(arch: Arch, cache: Path) -> tuple[str, str]:
+    register_emulator(arch)
     cc = shutil.which(f"{arch.triplet}-gcc")
     assert cc is not None, f"{arch.triplet}-gcc is missing: apt-get install gcc-{arch.triplet} (.ci/run does)"
     interpreter = fetch_interpreter(arch, cache)
@@ -317,18 +333,26 @@ def stub_checks(arch: Arch, cache: Path) -> tuple[str, str]:
         difference = mismatch(ours, theirs)
         assert difference is None, f"rule 5: {difference}"
         # The stub under qemu-user (or natively), through a symlink: the host's python3 is the base.
-        (work / "env" / "pyvenv.cfg").write_text(f"home = /usr/bin\nbase-executable = {os.path.realpath(sys.executable)}\n")
+        (work / "env" / "pyvenv.cfg").write_text(
+            f"home = /usr/bin\nbase-executable = {os.path.realpath(sys.executable)}\n"
+        )
         (work / "link").symlink_to(stub)
         env = {"PATH": "/usr/bin:/bin", "SYMLINK_SAFE_TRACE": "1"}
         result = subprocess.run(
-            [str(work / "link"), "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, env=env, check=False
+            [str(work / "link"), "-c", "import sys; print(sys.prefix)"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         assert result.returncode == 0, f"the stub exited {result.returncode}: {result.stderr.strip()}"
         assert result.stdout.strip() == str(work / "env"), f"ran in {result.stdout.strip()}"
         # Rule 1.3 as on hardware: argv[0] leads to the running file, so it is believed, not the kernel's record.
         believed = f"invocation path {work / 'link'}"
         assert believed in result.stderr, f"argv[0] was not believed; the trace:\n{result.stderr}"
-    detail = f"{ours.describe()}: fits {interpreter.name} ({theirs.describe()}), runs through a symlink, argv[0] believed"
+    detail = (
+        f"{ours.describe()}: fits {interpreter.name} ({theirs.describe()}), runs through a symlink, argv[0] believed"
+    )
     return detail, f"{arch.suite}'s {interpreter.name} (ELF check only)"
 
 
