@@ -22,13 +22,22 @@ suite=$1 arch=$2 root=$(realpath -m "$3")
 packages=gcc,libc6-dev,cmake,ninja-build,python3,python3-venv,python3-dev,git,ca-certificates,binutils
 stamp="$root/.symlink-safe-root"
 want="suite=$suite arch=$arch packages=$packages"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+made() { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; }
+if made; then
     echo "root already made: $root ($suite $arch)"
     exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "$0: needs root (debootstrap, chroot, binfmt_misc)" >&2
     exit 1
+fi
+# One maker per root: a second run waits for the first, then finds the root made.
+mkdir -p "$(dirname "$root")"
+exec 9>"$root.lock"
+flock 9
+if made; then
+    echo "root already made: $root ($suite $arch)"
+    exit 0
 fi
 
 # The emulator for the architecture, when the host cannot run it natively.
@@ -74,7 +83,6 @@ personality=()
 [ "$arch" = i386 ] && personality=(linux32)
 echo "making the $suite $arch root in $root from $mirror"
 rm -rf "$root"
-mkdir -p "$(dirname "$root")"
 debootstrap --foreign --arch="$arch" --variant=minbase --include="$packages" "$suite" "$root" "$mirror"
 # A mount namespace of its own: the second stage mounts /proc in the root, gone when it ends, even on failure.
 unshare --mount --propagation private "${personality[@]}" chroot "$root" /debootstrap/debootstrap --second-stage
