@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import struct
 import sys
 from importlib.resources import files
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -18,6 +20,53 @@ X86_64 = 62
 ARM = 40
 GLIBC_LOADER = "/lib64/ld-linux-x86-64.so.2"
 MUSL_LOADER = "/lib/ld-musl-x86_64.so.1"
+
+
+class Machine(NamedTuple):
+    """What the ELF files of one architecture say, as its ABI fixes it: ``read_header`` must read exactly this."""
+
+    elf_class: int
+    encoding: int
+    machine: int
+    glibc_loader: str
+    musl_loader: str
+
+
+#: Every architecture the wheels claim, by ``platform.machine()``: the ELF class, data encoding and machine of its
+#: programs and the paths of glibc's and musl's loaders there (each ABI's document; Debian's libc6 ships glibc's).
+MACHINES = {
+    "x86_64": Machine(2, 1, X86_64, GLIBC_LOADER, MUSL_LOADER),
+    "i686": Machine(1, 1, 3, "/lib/ld-linux.so.2", "/lib/ld-musl-i386.so.1"),
+    "aarch64": Machine(2, 1, 183, "/lib/ld-linux-aarch64.so.1", "/lib/ld-musl-aarch64.so.1"),
+    "armv7l": Machine(1, 1, ARM, "/lib/ld-linux-armhf.so.3", "/lib/ld-musl-armhf.so.1"),
+    # 32-bit ARM on a 64-bit CPU, as qemu-arm and arm64 kernels report it
+    "armv8l": Machine(1, 1, ARM, "/lib/ld-linux-armhf.so.3", "/lib/ld-musl-armhf.so.1"),
+    "ppc64le": Machine(2, 1, 21, "/lib64/ld64.so.2", "/lib/ld-musl-powerpc64le.so.1"),
+    "s390x": Machine(2, 2, 22, "/lib/ld64.so.1", "/lib/ld-musl-s390x.so.1"),
+    "riscv64": Machine(2, 1, 243, "/lib/ld-linux-riscv64-lp64d.so.1", "/lib/ld-musl-riscv64.so.1"),
+}
+
+
+def this_machine() -> Machine:
+    """The architecture the tests run on; an unlisted one fails, as the wheels do not claim it."""
+    name = platform.machine()
+    assert name in MACHINES, f"{name} is not an architecture the wheels claim"
+    return MACHINES[name]
+
+
+class Offsets(NamedTuple):
+    """Where the ELF header fields a test patches lie, which depends on the file's class."""
+
+    header_size: int  # e_ehsize
+    flags: int  # e_flags
+    phnum: int  # e_phnum
+    order: str  # struct's byte order for the file's data encoding
+
+
+def offsets(data: bytes | bytearray) -> Offsets:
+    """The field offsets of this ELF file, from its own class and data encoding (the ELF spec's layout)."""
+    order = "<" if data[5] == 1 else ">"
+    return Offsets(52, 36, 44, order) if data[4] == 1 else Offsets(64, 48, 56, order)
 
 
 def installed_stub() -> Path:
@@ -39,16 +88,19 @@ def elf32_big_endian(path: Path, loader: bytes) -> Path:
     return path
 
 
-def test_stub_is_static_x86_64() -> None:
+def test_stub_is_static_for_this_machine() -> None:
     header = read_header(installed_stub())
-    assert (header.elf_class, header.encoding, header.machine, header.flags) == (2, 1, X86_64, 0)
+    machine = this_machine()
+    assert (header.elf_class, header.encoding, header.machine) == machine[:3]
+    assert header.flags == read_header(HOST_INTERPRETER).flags, "e.g. ARM's hard-float bit, as the interpreter's"
     assert header.interpreter is None, "the stub built here must be statically linked (contract rule 5)"
 
 
 def test_bin_true() -> None:
     header = read_header(Path("/bin/true"))
-    assert header.machine == X86_64
-    assert header.interpreter == GLIBC_LOADER
+    machine = this_machine()
+    assert (header.elf_class, header.encoding, header.machine) == machine[:3]
+    assert header.interpreter == machine.glibc_loader
 
 
 def test_32_bit_big_endian(tmp_path: Path) -> None:
@@ -62,19 +114,43 @@ def test_loader_without_nul_is_refused(tmp_path: Path) -> None:
         read_header(elf32_big_endian(tmp_path / "arm", b"/lib/ld-linux-armhf.so.3"))
 
 
-@pytest.mark.parametrize("size", [0, 3, 16, 40, 63, 100, 300])  # its program headers end at 400
-def test_truncated_stub(tmp_path: Path, size: int) -> None:
+def program_headers_end(data: bytes | bytearray) -> int:
+    """Where the program header table of this ELF file ends."""
+    layout = offsets(data)
+    # e_phoff is 4 bytes at 28 in a 32-bit file, 8 at 32 in a 64-bit one; e_phentsize lies just before e_phnum.
+    (phoff,) = struct.unpack_from(f"{layout.order}{'I' if data[4] == 1 else 'Q'}", data, 28 if data[4] == 1 else 32)
+    phentsize, phnum = struct.unpack_from(f"{layout.order}HH", data, layout.phnum - 2)
+    end: int = phoff + phentsize * phnum
+    return end
+
+
+@pytest.mark.parametrize("cut", ["empty", "magic", "ident", "inside header", "header only", "program headers"])
+def test_truncated_stub(tmp_path: Path, cut: str) -> None:
+    data = installed_stub().read_bytes()
+    header_size = offsets(data).header_size
+    size = {
+        "empty": 0,
+        "magic": 3,
+        "ident": 16,
+        "inside header": header_size - 12,
+        "header only": header_size,
+        "program headers": program_headers_end(data) - 1,
+    }[cut]
     truncated = tmp_path / "truncated"
-    truncated.write_bytes(installed_stub().read_bytes()[:size])
+    truncated.write_bytes(data[:size])
     with pytest.raises(ElfError):
         read_header(truncated)
 
 
-@pytest.mark.parametrize("size", [100, 600, 800])  # program headers, then the loader path, are cut
-def test_truncated_interpreter(tmp_path: Path, size: int) -> None:
+@pytest.mark.parametrize("cut", ["program headers", "loader path"])
+def test_truncated_interpreter(tmp_path: Path, cut: str) -> None:
     # Past the ELF header, short of the loader path: the program headers or the path are cut.
+    data = HOST_INTERPRETER.read_bytes()
+    loader = data.index(f"{read_header(HOST_INTERPRETER).interpreter}\0".encode())
+    size = {"program headers": program_headers_end(data) - 1, "loader path": loader + 4}[cut]
+    assert offsets(data).header_size < size < loader + 5
     truncated = tmp_path / "truncated"
-    truncated.write_bytes(HOST_INTERPRETER.read_bytes()[:size])
+    truncated.write_bytes(data[:size])
     with pytest.raises(ElfError, match="truncated"):
         read_header(truncated)
 
@@ -88,7 +164,8 @@ def test_garbage(tmp_path: Path) -> None:
 
 def test_huge_program_header_count(tmp_path: Path) -> None:
     data = bytearray(installed_stub().read_bytes()[:64])
-    struct.pack_into("<H", data, 56, 0xFFFF)  # e_phnum of a 64-bit header
+    layout = offsets(data)
+    struct.pack_into(f"{layout.order}H", data, layout.phnum, 0xFFFF)
     hostile = tmp_path / "hostile"
     hostile.write_bytes(bytes(data))
     with pytest.raises(ElfError, match="out of bounds"):
@@ -152,11 +229,14 @@ def test_mismatch(stub: ElfHeader, interpreter: ElfHeader, expected: str | None)
 
 
 @pytest.mark.contract("rule 5")
-@pytest.mark.parametrize(("offset", "field"), [(18, "machine"), (48, "ELF flags")])
-def test_patched_interpreter_is_refused(tmp_path: Path, offset: int, field: str) -> None:
+@pytest.mark.parametrize("field", ["machine", "ELF flags"])
+def test_patched_interpreter_is_refused(tmp_path: Path, field: str) -> None:
     # A copy of a real interpreter with e_machine or e_flags changed, as a foreign build would carry them.
     data = bytearray(HOST_INTERPRETER.read_bytes())
-    data[offset] ^= 0x01
+    layout = offsets(data)
+    # e_machine is at 18 in either class; the lowest byte of a field is its first or last, by the data encoding.
+    offset, width = (18, 2) if field == "machine" else (layout.flags, 4)
+    data[offset if layout.order == "<" else offset + width - 1] ^= 0x01
     foreign = tmp_path / "python3"
     foreign.write_bytes(bytes(data))
     reason = stub_mismatch(str(foreign))

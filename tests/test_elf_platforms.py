@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 
 from conftest import Target, targets
+from test_elf import this_machine
 from virtualenv_symlink_safe.elf import ElfHeader, mismatch, read_header
 
 SOURCE = Path(__file__).parent.parent / "src" / "stub"
-MUSL_LOADER = "/lib/ld-musl-x86_64.so.1"
+MUSL_LOADER = this_machine().musl_loader
 STUB = "symlink-safe-stub"
 #: zig cc builds musl for a target before its first program: minutes on a loaded machine, then cached.
 ZIG_TIMEOUT = 1200

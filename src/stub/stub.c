@@ -32,6 +32,16 @@
  */
 
 #define _XOPEN_SOURCE 700 /* realpath(), readlink(), lstat() */
+/*
+ * 64-bit file offsets, inode numbers and times on 32-bit glibc (i686,
+ * armv7l): without them stat() fails with EOVERFLOW on a file whose inode
+ * number is above 2^32 (XFS, btrfs, overlayfs) or whose time is after 2038.
+ * glibc 2.34+ honours _TIME_BITS only with _FILE_OFFSET_BITS 64; musl and
+ * 64-bit builds have both always.  Before any include, and so in the test
+ * harness and the fuzzers too, which include this file first.
+ */
+#define _FILE_OFFSET_BITS 64
+#define _TIME_BITS 64
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1266,10 +1276,22 @@ int main(int argc, char **argv)
     const char *invoked, *base;
     char *fallback_argv[2];
     struct stat self_st, invoked_st;
-    /* The kernel's record of the running file: rule 1.3 checks argv[0] against it, rule 3.3 the base. */
-    const struct stat *self = stat("/proc/self/exe", &self_st) == 0 ? &self_st : NULL;
+    /*
+     * The kernel's record of the running file: rule 1.3 checks argv[0] against
+     * it, rule 3.3 the base.  Opened and fstat()ed rather than stat()ed: under
+     * qemu-user, stat("/proc/self/exe") describes the emulator, while open()
+     * of it is translated to the emulated program.  A stub its user may not
+     * read (execute-only) cannot be opened; stat() then says what it can.
+     * No O_CLOEXEC: the descriptor is closed at once, and musl would pay a
+     * fcntl() for it.
+     */
+    int self_fd = open("/proc/self/exe", O_RDONLY);
+    const struct stat *self =
+        (self_fd >= 0 ? fstat(self_fd, &self_st) : stat("/proc/self/exe", &self_st)) == 0 ? &self_st : NULL;
     int status;
 
+    if (self_fd >= 0)
+        close(self_fd);
     /* Set by the kernel at exec; reading it costs no system call. */
     privileged = getauxval(AT_SECURE) != 0;
 
