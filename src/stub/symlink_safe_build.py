@@ -28,10 +28,6 @@ from scikit_build_core.build import (  # type: ignore[import-not-found]
 from scikit_build_core.build import get_requires_for_build_editable as _editable_requires
 from scikit_build_core.build import get_requires_for_build_wheel as _wheel_requires
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    ConfigSettings = dict[str, str | list[str]] | None
-
 #: The requirement added: the release the stub was built and tested with (0.17.1) is the floor.
 ZIGLANG = "ziglang>=0.17"
 #: glibc targets (the interpreter's multiarch triple) that ziglang has wheels for, as zig names them.
@@ -39,7 +35,7 @@ _GLIBC_TARGET = re.compile(r"^(x86_64|i[3-6]86|aarch64|arm|powerpc64le|s390x|ris
 _OFF = {"0", "off", "false", "no", "n"}
 
 
-def _turned_off(name: str, config_settings: ConfigSettings) -> bool:
+def _turned_off(name: str, config_settings: dict[str, str | list[str]] | None) -> bool:
     """Say whether a CMake option of the stub's build is turned off by a config setting or the environment."""
     value = (config_settings or {}).get(f"cmake.define.{name}")
     if isinstance(value, str) and value.lower() in _OFF:
@@ -51,7 +47,7 @@ def _turned_off(name: str, config_settings: ConfigSettings) -> bool:
     return False
 
 
-def needs_zig(config_settings: ConfigSettings = None) -> bool:
+def needs_zig(config_settings: dict[str, str | list[str]] | None = None) -> bool:
     """Say whether the stub's build needs the ziglang wheel here.
 
     :param config_settings: the build frontend's config settings
@@ -68,12 +64,12 @@ def needs_zig(config_settings: ConfigSettings = None) -> bool:
     return bool(_turned_off("SYMLINK_SAFE_USE_MUSL_GCC", config_settings) or not shutil.which("musl-gcc"))
 
 
-def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
+def get_requires_for_build_wheel(config_settings: dict[str, str | list[str]] | None = None) -> list[str]:
     """Give scikit-build-core's requirements, and ziglang where the stub needs it."""
     return [*_wheel_requires(config_settings), *([ZIGLANG] if needs_zig(config_settings) else [])]
 
 
-def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> list[str]:
+def get_requires_for_build_editable(config_settings: dict[str, str | list[str]] | None = None) -> list[str]:
     """Give scikit-build-core's requirements, and ziglang where the stub needs it."""
     return [*_editable_requires(config_settings), *([ZIGLANG] if needs_zig(config_settings) else [])]
 
