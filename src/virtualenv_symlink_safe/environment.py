@@ -150,7 +150,7 @@ def read_cfg(cfg: str | os.PathLike[str]) -> dict[str, str]:
         msg = f"pyvenv.cfg is not text (it holds NUL bytes): {cfg}"
         raise ValueError(msg)
     keys: dict[str, str] = {}
-    for line in data.decode("utf-8", "surrogateescape").splitlines():
+    for line in data.decode("utf-8", "surrogateescape").split("\n"):  # "\n" alone ends a line, as for the stub
         key, sep, value = line.partition("=")
         if sep:
             keys.setdefault(key.strip().lower(), value.strip())
