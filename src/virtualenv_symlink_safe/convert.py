@@ -458,7 +458,12 @@ def _cfg_with_line(env_fd: int, line: str) -> tuple[bytes, int]:
 
 
 def _apply_convert(plan: Plan, env_fd: int, bin_fd: int) -> None:
-    names = [name for name in plan.env.interpreter_names() if name in plan.changes or name in plan.keep]
+    # listed through the descriptor, not the path: bin/ may have been swapped for a link since it was opened
+    listed = (name for name in os.listdir(bin_fd) if name in plan.changes or name in plan.keep)
+    names = sorted(listed, key=lambda name: (name != "python", name))
+    if not names:
+        msg = f"{plan.env.bin_dir} changed while it was converted (a folder was moved or linked); nothing was changed"
+        raise UnsafeLayout(msg)
     with temporaries(bin_fd) as made:
         renames: list[tuple[str, int, str]] = []
         if plan.cfg_line:
