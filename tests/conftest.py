@@ -55,6 +55,8 @@ print(json.dumps({
 
 #: Per-subprocess limit: an exec loop must show up as a failure, not a hang.
 RUN_TIMEOUT = 60
+#: uv from the test group, beside the interpreter running the tests.
+UV = Path(sys.executable).parent / "uv"
 
 
 class Status(IntEnum):
@@ -404,6 +406,19 @@ def seeded(runner: Runner, target: Target, dest: Path, creator: str) -> Venv:
 @pytest.fixture(scope="session")
 def runner(clean_environ: dict[str, str], app_data: Path) -> Runner:
     return Runner(clean_environ, app_data)
+
+
+@pytest.fixture(scope="session")
+def uv_environ(runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """``uv`` from the test extra, offline, with its own cache and no user configuration."""
+    assert UV.is_file(), f"uv is missing from the test environment ({UV}); it is in the test extra"
+    return {
+        **runner.environ,
+        "UV_CACHE_DIR": str(tmp_path_factory.mktemp("uv-cache")),
+        "UV_OFFLINE": "1",
+        "UV_NO_CONFIG": "1",
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
 
 
 @pytest.fixture

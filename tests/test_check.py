@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import newest
+from conftest import UV, newest
 from virtualenv_symlink_safe.creation import _write_marker
 from virtualenv_symlink_safe.errors import Status as CommandStatus
 
@@ -25,20 +25,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 NEWEST = newest()
-UV = Path(sys.executable).parent / "uv"
-
-
-@pytest.fixture(scope="session")
-def uv_environ(runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """``uv`` from the test extra, offline, with its own cache and no user configuration."""
-    assert UV.is_file(), f"uv is missing from the test environment ({UV}); it is in the test extra"
-    return {
-        **runner.environ,
-        "UV_CACHE_DIR": str(tmp_path_factory.mktemp("uv-cache")),
-        "UV_OFFLINE": "1",
-        "UV_NO_CONFIG": "1",
-        "UV_PYTHON_DOWNLOADS": "never",
-    }
 
 
 def make(runner: Runner, uv_environ: dict[str, str], dest: Path, origin: str, target: Target = NEWEST) -> Path:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import RUN_TIMEOUT, Venv, build_marker_wheel
+from conftest import RUN_TIMEOUT, UV, Venv, build_marker_wheel
 from test_conformance import (
     assert_lands_in,
     check_c5_chain_of_links,
@@ -48,20 +48,6 @@ if TYPE_CHECKING:
     from conftest import Runner, Target
 
 ORIGINS = ("venv", "venv-copies", "virtualenv-symlinks", "virtualenv-copies", "uv", "symlink-safe")
-UV = Path(sys.executable).parent / "uv"
-
-
-@pytest.fixture(scope="session")
-def uv_environ(runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """``uv`` from the test extra, offline, with its own cache and no user configuration."""
-    assert UV.is_file(), f"uv is missing from the test environment ({UV}); it is in the test extra"
-    return {
-        **runner.environ,
-        "UV_CACHE_DIR": str(tmp_path_factory.mktemp("uv-cache")),
-        "UV_OFFLINE": "1",
-        "UV_NO_CONFIG": "1",
-        "UV_PYTHON_DOWNLOADS": "never",
-    }
 
 
 def make(runner: Runner, uv_environ: dict[str, str], target: Target, dest: Path, origin: str) -> Venv:
