@@ -222,6 +222,7 @@ def install_stub(bin_dir: str | os.PathLike[str], names: Sequence[str]) -> None:
 
     """
     with open_folder(bin_dir) as folder:
+        remove_stale_temporaries(folder)  # what a killed creation left; this one holds the destination's lock
         install_stub_at(folder, names)
 
 
