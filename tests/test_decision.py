@@ -368,7 +368,7 @@ def test_query_mode_that_cannot_write_says_so(recorder: Path, work: Path) -> Non
         result = subprocess.run(
             [python, QUERY_OPTION, python], stdout=full, stderr=subprocess.PIPE, timeout=RUN_TIMEOUT, check=False
         )
-    assert result.returncode == Status.EXEC_FAILED
+    assert result.returncode == Status.QUERY_UNWRITTEN
     assert result.stderr == b"symlink-safe: cannot write the decision on stdout: No space left on device\n"
 
 

@@ -72,7 +72,8 @@ enum {
     STATUS_LINK_LOOP = 108,     /* more than MAX_LINK_STEPS symlinks */
     STATUS_NESTING = 109,       /* stubs as bases nested too deep, or a cycle */
     STATUS_PATH_TOO_LONG = 110,
-    STATUS_EXEC_FAILED = 111
+    STATUS_EXEC_FAILED = 111,
+    STATUS_QUERY_UNWRITTEN = 112 /* query mode: the answer could not be written */
 };
 
 /* Rule 2.6: why a pyvenv.cfg found does not count; 0 when it does. */
@@ -1263,9 +1264,9 @@ static int query(const char *path, const struct stat *self)
     if (status != STATUS_OK)
         record("message", message.text);
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fail(STATUS_EXEC_FAILED, errno, "cannot write the decision on ", "stdout");
+        fail(STATUS_QUERY_UNWRITTEN, errno, "cannot write the decision on ", "stdout");
         fprintf(stderr, "%s: %s\n", PROGRAM, message.text);
-        return STATUS_EXEC_FAILED;
+        return STATUS_QUERY_UNWRITTEN;
     }
     return status;
 }
