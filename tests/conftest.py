@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -229,6 +230,52 @@ def newest() -> Target:
     """The newest CPython target (the newest target when there is no CPython): for tests one interpreter suffices."""
     cpythons = [t for t in targets() if not t.is_pypy] or list(targets())
     return max(cpythons, key=lambda t: t.version)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--contract",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only the tests whose contract marker pins ID: a case (C7, E4) or a rule (rule 2.6, or 2.6; rule 2 "
+        "takes its parts too); repeat it for more",
+    )
+
+
+def contract_id(text: str) -> str:
+    """The spelling of a contract id that the ``contract`` markers use (``C7``, ``E4``, ``rule 2.6``, ``rule 5``).
+
+    :param text: the id as given: ``C7`` or ``c7``; ``rule 2.6``, ``2.6`` or ``rule_2_6``
+
+    :raises pytest.UsageError: for anything that is no case or rule id
+
+    :returns: the id as the markers spell it
+
+    """
+    if case := re.fullmatch(r"([ce])(\d+)", text.strip(), re.IGNORECASE):
+        return f"{case.group(1).upper()}{case.group(2)}"
+    if rule := re.fullmatch(r"(?:rule[ _]*)?(\d+)(?:[._](\d+))?", text.strip(), re.IGNORECASE):
+        return f"rule {rule.group(1)}" + (f".{rule.group(2)}" if rule.group(2) else "")
+    msg = f"--contract {text!r}: not a case (C7, E4) or rule (rule 2.6, 2.6) of docs/reference/contract.rst"
+    raise pytest.UsageError(msg)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--contract``, keep the tests that pin one of the ids given (a rule's id takes in its parts' too)."""
+    wanted = [contract_id(text) for text in config.getoption("contract")]
+    if not wanted:
+        return
+    kept, dropped = [], []
+    for item in items:
+        pinned = {i for mark in item.iter_markers("contract") for i in mark.args}
+        if any(i == w or i.startswith(f"{w}.") for i in pinned for w in wanted):
+            kept.append(item)
+        else:
+            dropped.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

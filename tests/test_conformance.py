@@ -13,6 +13,8 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING
 
+import pytest
+
 from conftest import RUN_TIMEOUT, Status, build_marker_wheel
 
 if TYPE_CHECKING:
@@ -38,7 +40,8 @@ def assert_lands_in(report: dict[str, object], venv: Venv) -> None:
 
 
 # C1: env/bin/python by absolute path, sys.* as in a --copies environment.
-def test_c1_absolute_path_matches_copies_environment(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C1", "rule 1.1", "rule 2.1", "rule 4.1")
+def test_absolute_path_matches_a_copies_environment(runner: Runner, target: Target, work: Path) -> None:
     dest = work / "env"
     expected = copies_reference(runner, target, dest, dest / "bin" / "python")
     venv = runner.create(target, dest)
@@ -49,7 +52,8 @@ def test_c1_absolute_path_matches_copies_environment(runner: Runner, target: Tar
 
 
 # C2: "python" found on PATH.
-def test_c2_found_on_path(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C2", "rule 1.2")
+def test_name_found_on_path_matches_a_copies_environment(runner: Runner, target: Target, work: Path) -> None:
     dest = work / "env"
     env = {**runner.environ, "PATH": f"{dest / 'bin'}{os.pathsep}{runner.environ['PATH']}"}
     expected = copies_reference(runner, target, dest, "python", env=env)
@@ -61,7 +65,10 @@ def test_c2_found_on_path(runner: Runner, target: Target, work: Path) -> None:
 
 
 # C3: a relative path from another directory.
-def test_c3_relative_path_from_elsewhere(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C3", "rule 1.1")
+def test_relative_path_from_another_directory_matches_a_copies_environment(
+    runner: Runner, target: Target, work: Path
+) -> None:
     dest, other = work / "env", work / "other"
     other.mkdir()
     expected = copies_reference(runner, target, dest, "../env/bin/python", cwd=other)
@@ -80,7 +87,8 @@ def test_c3_relative_path_from_elsewhere(runner: Runner, target: Target, work: P
 
 # C4 (and C9 with pip): the seed note's reproducer, verbatim apart from the package, which comes from a
 # local wheel so the test needs no index.
-def test_c4_seed_reproducer(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C4", "rule 2.3")
+def test_link_to_the_interpreter_imports_what_pip_installed(runner: Runner, target: Target, work: Path) -> None:
     wheel = build_marker_wheel(work)
     create = f"'{sys.executable}' -m virtualenv --app-data '{runner.app_data}' -p '{target.exe}' --creator symlink-safe"
     if target.version[:2] >= (3, 9):
@@ -110,7 +118,10 @@ def seed_reproducer(runner: Runner, work: Path, install: str) -> None:
 
 
 # C5: relative link -> absolute link -> env/bin/python3.
-def test_c5_chain_of_links(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C5", "rule 2.3")
+def test_chain_of_links_lands_in_the_environment_keeping_the_last_name(
+    runner: Runner, target: Target, work: Path
+) -> None:
     check_c5_chain_of_links(runner, runner.create(target, work / "env"), work)
 
 
@@ -124,7 +135,10 @@ def check_c5_chain_of_links(runner: Runner, venv: Venv, work: Path) -> None:
 
 
 # C6: a link placed inside another environment's bin/ belongs to that other environment.
-def test_c6_link_inside_another_environment(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C6", "rule 2.3")
+def test_link_inside_another_environment_belongs_to_that_environment(
+    runner: Runner, target: Target, work: Path
+) -> None:
     venv = runner.create(target, work / "env")
     check_c6_link_inside_another_environment(
         runner, venv, runner.create(target, work / "other", creator=target.builtin)
@@ -139,7 +153,8 @@ def check_c6_link_inside_another_environment(runner: Runner, venv: Venv, other: 
 
 
 # C7: a directory symlink in the middle of the path, which plain CPython gets wrong.
-def test_c7_directory_symlink(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C7", "rule 2.2")
+def test_a_linked_bin_directory_finds_its_environment(runner: Runner, target: Target, work: Path) -> None:
     check_c7_directory_symlink(runner, runner.create(target, work / "env"), work)
 
 
@@ -150,7 +165,10 @@ def check_c7_directory_symlink(runner: Runner, venv: Venv, work: Path) -> None:
     assert got["executable"] == str(venv.python)
 
 
-def test_c7_plain_cpython_gets_the_directory_symlink_wrong(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C7", "rule 2.2")
+def test_plain_cpython_loses_the_environment_through_a_linked_bin_directory(
+    runner: Runner, target: Target, work: Path
+) -> None:
     """The control for C7: without the stub the same invocation loses the environment."""
     venv = runner.create(target, work / "env", creator=target.builtin)
     (work / "tools").symlink_to(venv.bin)
@@ -160,7 +178,8 @@ def test_c7_plain_cpython_gets_the_directory_symlink_wrong(runner: Runner, targe
 
 
 # C8: a symlinked environment directory: sys.prefix as CPython says for the link.
-def test_c8_symlinked_environment_directory(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C8", "rule 2.1")
+def test_linked_environment_directory_gives_the_links_prefix(runner: Runner, target: Target, work: Path) -> None:
     dest, link = work / "env", work / "envlink"
     link.symlink_to(dest)
     expected = copies_reference(runner, target, dest, link / "bin" / "python")
@@ -177,7 +196,8 @@ def check_c8_symlinked_environment_directory(runner: Runner, venv: Venv, link: P
 
 
 # C9: a console script whose shebang names env/bin/python (pip's is checked in C4).
-def test_c9_console_script_shebang(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C9")
+def test_console_script_runs_in_the_environment_of_its_shebang(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     script = venv.bin / "where"
     script.write_text(
@@ -191,7 +211,10 @@ def test_c9_console_script_shebang(runner: Runner, target: Target, work: Path) -
 
 
 # C10: subprocess and multiprocessing children run in the environment too.
-def test_c10_children_run_in_environment(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C10", "rule 4.2")
+def test_subprocess_and_multiprocessing_children_run_in_the_environment(
+    runner: Runner, target: Target, work: Path
+) -> None:
     venv = runner.create(target, work / "env")
     (work / "py").symlink_to(venv.python)
     program = work / "children.py"
@@ -217,7 +240,8 @@ def test_c10_children_run_in_environment(runner: Runner, target: Target, work: P
 
 
 # C11 (rule 3.3): an environment made from inside a stub environment works, with no exec loop.
-def test_c11_nested_venv(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C11", "rule 3.3")
+def test_venv_made_from_inside_the_environment_works(runner: Runner, target: Target, work: Path) -> None:
     check_c11_nested_venv(runner, runner.create(target, work / "env"), work)
 
 
@@ -237,7 +261,8 @@ def check_c11_nested_venv(runner: Runner, venv: Venv, work: Path) -> None:
         assert_lands_in(runner.probe(work / "nested-link"), nested)
 
 
-def test_c11_nested_virtualenv(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C11", "rule 3.3")
+def test_virtualenv_made_from_inside_the_environment_works(runner: Runner, target: Target, work: Path) -> None:
     check_c11_nested_virtualenv(runner, runner.create(target, work / "env"), work)
 
 
@@ -248,7 +273,10 @@ def check_c11_nested_virtualenv(runner: Runner, venv: Venv, work: Path) -> None:
     assert_lands_in(runner.probe(nested.python), nested)
 
 
-def test_rule_3_3_stub_of_another_environment_as_base(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("rule 3.3")
+def test_base_that_is_another_environments_stub_leads_on_to_its_base(
+    runner: Runner, target: Target, work: Path
+) -> None:
     """A base key naming another environment's stub leads on to that environment's base."""
     first = runner.create(target, work / "first")
     second = runner.create(target, work / "second")
@@ -259,7 +287,8 @@ def test_rule_3_3_stub_of_another_environment_as_base(runner: Runner, target: Ta
 
 
 # C12: the environment can be moved and copied, each copy works as itself.
-def test_c12_move_and_copy(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C12", "rule 2.3")
+def test_moved_and_copied_environments_each_work_as_themselves(runner: Runner, target: Target, work: Path) -> None:
     check_c12_move_and_copy(runner, runner.create(target, work / "env"), work)
 
 
@@ -278,7 +307,8 @@ def check_c12_move_and_copy(runner: Runner, venv: Venv, work: Path) -> None:
 
 
 # C13 (rule 1.3): a forged argv[0] is not believed.
-def test_c13_forged_argv0(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C13", "rule 1.3")
+def test_forged_argv0_is_not_believed(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     decoy = runner.create(target, work / "decoy", creator=target.builtin)
     too_long = "/" + "x" * os.pathconf("/", "PC_PATH_MAX")  # absolute, but beyond any path the stub takes
@@ -288,7 +318,8 @@ def test_c13_forged_argv0(runner: Runner, target: Target, work: Path) -> None:
 
 
 # C14: exit status, signals, stdin and file descriptors are the interpreter's own.
-def test_c14_process_is_the_interpreter(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C14", "rule 4.2")
+def test_exit_status_signals_stdin_and_fds_are_the_interpreters(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     plain = runner.create(target, work / "plain", creator=target.builtin)
     link = work / "py"
@@ -317,7 +348,8 @@ def test_c14_process_is_the_interpreter(runner: Runner, target: Target, work: Pa
 
 
 # E1: pyvenv.cfg deleted.
-def test_e1_pyvenv_cfg_deleted(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("E1", "rule 2.4")
+def test_deleted_pyvenv_cfg_fails_in_one_line_naming_it(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     venv.cfg.unlink()
     (work / "link").symlink_to(venv.python)
@@ -330,7 +362,8 @@ def test_e1_pyvenv_cfg_deleted(runner: Runner, target: Target, work: Path) -> No
         assert str(venv.cfg) in result.stderr
 
 
-def test_e1_hard_link_out_of_environment(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("E1", "rule 2.4")
+def test_stub_hard_linked_out_of_its_environment_suggests_a_symlink(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     os.link(venv.python, work / "hard")
     result = runner.run([work / "hard", "-c", "pass"])
@@ -340,7 +373,8 @@ def test_e1_hard_link_out_of_environment(runner: Runner, target: Target, work: P
 
 
 # E3: the base interpreter removed or not executable.
-def test_e3_base_missing_or_not_executable(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("E3", "rule 3.2")
+def test_missing_or_unexecutable_base_fails_naming_key_and_path(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     original = venv.cfg.read_text()
     not_executable = work / "not-executable"
@@ -359,7 +393,8 @@ def test_e3_base_missing_or_not_executable(runner: Runner, target: Target, work:
         assert str(base) in result.stderr
 
 
-def test_rule_3_1_key_order(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("rule 3.1")
+def test_base_keys_are_tried_in_order(runner: Runner, target: Target, work: Path) -> None:
     """base-executable, then executable, then home joined with pythonX.Y."""
     venv = runner.create(target, work / "env")
     original = dict(line.split(" = ", 1) for line in venv.cfg.read_text().splitlines())

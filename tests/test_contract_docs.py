@@ -1,4 +1,4 @@
-"""The contract page and the tests agree: every rule and case cites a test, every test with an id is cited.
+"""The contract page and the tests agree: every rule and case cites a test, every cited test pins what it is cited for.
 
 Pure: reads files only, needs no interpreter.
 """
@@ -12,59 +12,107 @@ from pathlib import Path
 from conftest import Status
 
 ROOT = Path(__file__).parent.parent
-#: A test whose name carries a case or rule id: test_c4_..., test_e2_..., test_rule_3_1_...
-ID_NAME = re.compile(r"test_(c\d+|e\d+|rule_\d+(_\d+)?)_")
 CONTRACT = (ROOT / "docs" / "reference" / "contract.rst").read_text(encoding="utf-8")
-CITED = set(re.findall(r":test:`[\w.]+::(\w+)`", CONTRACT))
 #: Rules whose promise is measured, not tested: rule 9 (cost) is the benchmark's.
-UNTESTED_RULES = {"9"}
-#: Rules stated in numbered parts, each part citing its own tests.
-RULES_IN_PARTS = {"1", "2", "3", "4", "7"}
+UNTESTED_RULES = {"rule 9"}
+#: The cases of the conformance table, in order.
+CASES = [f"C{n}" for n in range(1, 19)] + [f"E{n}" for n in range(1, 8)]
+#: A name that carries a case or rule id (test_c4_..., test_e2_..., test_rule_3_1_...): ids belong in the marker.
+ID_NAME = re.compile(r"test_(c\d+|e\d+|rule_\d+(_\d+)?)_")
 
 
-def id_tests() -> set[str]:
-    names = set()
-    for path in (ROOT / "tests").glob("test_*.py"):
+def page_sections() -> dict[str, list[tuple[str, str]]]:
+    """Each id the page defines (``rule 2``, ``rule 2.6``, ``C7``), in order, with the tests cited under it."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for line in CONTRACT.splitlines():
+        if heading := re.match(r"Rule (\d+):|(\d\.\d)\b|   \* - ([CE]\d+)$", line):
+            current = heading.group(3) or f"rule {heading.group(1) or heading.group(2)}"
+            sections[current] = []
+        elif line.startswith("Conformance cases"):
+            current = None
+        cited = re.findall(r":test:`([\w.]+)::(\w+)`", line)
+        assert current is not None or not cited, line
+        if current is not None:
+            sections[current] += cited
+    return sections
+
+
+def pinned() -> dict[tuple[str, str], list[str]]:
+    """Every test function, by file and name, with the ids its ``@pytest.mark.contract(...)`` gives it."""
+    tests = {}
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.FunctionDef) and ID_NAME.match(node.name):
-                names.add(node.name)
-    return names
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                tests[path.name, node.name] = [
+                    arg.value
+                    for decorator in node.decorator_list
+                    if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.contract"
+                    for arg in decorator.args
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                ]
+    return tests
 
 
-def test_every_test_with_a_contract_id_is_cited() -> None:
-    assert id_tests() - CITED == set()
+SECTIONS = page_sections()
+TESTS = pinned()
 
 
-def test_every_case_cites_a_test() -> None:
+def test_the_page_defines_every_rule_and_case() -> None:
+    rules = [section for section in SECTIONS if section.startswith("rule ")]
+    assert [rule for rule in rules if "." not in rule] == [f"rule {n}" for n in range(1, 10)]
+    assert [section for section in SECTIONS if not section.startswith("rule ")] == CASES
+
+
+def test_every_cited_test_exists() -> None:
+    missing = {f"{file}::{name}" for cited in SECTIONS.values() for file, name in cited if (file, name) not in TESTS}
+    assert missing == set()
+
+
+def test_every_cited_test_pins_what_it_is_cited_for() -> None:
+    """A test cited under rule 2.6 or case C7 carries ``"rule 2.6"`` or ``"C7"`` in its ``contract`` marker."""
+    unpinned = {
+        f"{file}::{name} lacks {section!r}"
+        for section, cited in SECTIONS.items()
+        for file, name in cited
+        if section not in TESTS.get((file, name), [section])
+    }
+    assert unpinned == set()
+
+
+def test_every_rule_and_case_cites_a_test() -> None:
+    """Every case, every numbered part and every rule without parts (but the measured one) cites a test."""
+    with_parts = {section.split(".")[0] for section in SECTIONS if "." in section}
+    uncited = [s for s, cited in SECTIONS.items() if not cited and s not in with_parts | UNTESTED_RULES]
+    assert uncited == []
+
+
+def test_every_case_row_has_its_cells() -> None:
     table = CONTRACT[CONTRACT.index("Conformance cases") :]
     rows = [row.split("\n     - ") for row in table.split("\n   * - ")[2:]]  # past the header row
-    assert [row[0] for row in rows] == [f"C{n}" for n in range(1, 19)] + [f"E{n}" for n in range(1, 8)]
+    assert [row[0] for row in rows] == CASES
     for case, *cells in rows:
         assert len(cells) == 3, case
-        assert f":test:`test_{case[0].lower()}{case[1:]}" in cells[2] or f"_{case.lower()}_" in cells[2], case
 
 
-def test_every_numbered_rule_cites_a_test() -> None:
-    sections = re.split(r"\n(?=\d\.\d\b|Rule \d+:)", CONTRACT)
-    for section in sections:
-        part = re.match(r"(\d\.\d)\b", section)
-        rule = re.match(r"Rule (\d+):", section)
-        if part or (rule and rule.group(1) not in UNTESTED_RULES | RULES_IN_PARTS):
-            assert ":test:" in section, section[:20]
+def test_every_pinned_id_is_on_the_page() -> None:
+    unknown = {f"{file}::{name}: {i!r}" for (file, name), ids in TESTS.items() for i in ids if i not in SECTIONS}
+    assert unknown == set()
+
+
+def test_every_test_that_pins_an_id_is_cited() -> None:
+    cited = {test for tests in SECTIONS.values() for test in tests}
+    assert {f"{file}::{name}" for (file, name), ids in TESTS.items() if ids and (file, name) not in cited} == set()
+
+
+def test_tests_are_named_by_behaviour_not_by_contract_id() -> None:
+    assert [f"{file}::{name}" for file, name in TESTS if ID_NAME.match(name)] == []
 
 
 def test_statuses_match_the_stub() -> None:
     stub = (ROOT / "src" / "stub" / "stub.c").read_text(encoding="utf-8")
     in_stub = {name: int(value) for name, value in re.findall(r"STATUS_(\w+) = (\d+)", stub)}
     assert in_stub == {status.name: status.value for status in Status} | {"OK": 0}
-
-
-def test_every_cited_test_shows_on_the_tests_page() -> None:
-    """The tests page shows tests whose name or ``contract`` marker carries an id; a cited test must be one."""
-    for path in (ROOT / "tests").glob("test_*.py"):
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.FunctionDef) and node.name in CITED and not ID_NAME.match(node.name):
-                assert any("pytest.mark.contract" in ast.unparse(d) for d in node.decorator_list), node.name
 
 
 def test_python_reads_stubs_with_the_stubs_own_bounds() -> None:

@@ -104,8 +104,9 @@ def marker_through_plain_symlink(runner: Runner, venv: Venv, link: Path) -> str 
     return runner.probe(link)["marker"]  # type: ignore[return-value]
 
 
+@pytest.mark.contract("C17")
 @pytest.mark.parametrize("origin", ORIGINS)
-def test_c17_convert_origin(
+def test_converted_environment_of_each_origin_works_and_reverts(
     runner: Runner, uv_environ: dict[str, str], target: Target, work: Path, origin: str
 ) -> None:
     """Convert, convert again, then the seed reproducer and C5-C8, C11, C12; revert, and the bug is back."""

@@ -349,7 +349,7 @@ def one_line(result: subprocess.CompletedProcess[str], status: int, *mentions: s
 
 
 @pytest.mark.contract("rule 2.1")
-def test_rule_2_1_unreadable_parent_cfg_falls_back_to_bin(runner: Runner, target: Target, tmp_path: Path) -> None:
+def test_unreadable_parent_cfg_falls_back_to_the_one_in_bin(runner: Runner, target: Target, tmp_path: Path) -> None:
     if IS_ROOT and SETPRIV is None:
         pytest.skip("an unreadable file needs setpriv (util-linux) to drop root's capabilities")
     venv = runner.create(target, tmp_path / "env")
@@ -367,7 +367,7 @@ def test_rule_2_1_unreadable_parent_cfg_falls_back_to_bin(runner: Runner, target
 
 
 @pytest.mark.contract("rule 3.1")
-def test_rule_3_1_no_break_space_after_home(runner: Runner, target: Target, tmp_path: Path) -> None:
+def test_no_break_space_after_home_is_stripped(runner: Runner, target: Target, tmp_path: Path) -> None:
     venv = runner.create(target, tmp_path / "env")
     home = target.exe.parent
     for space in ("\xa0", "\u2003", "\u3000", "\x85"):
@@ -380,7 +380,7 @@ def test_rule_3_1_no_break_space_after_home(runner: Runner, target: Target, tmp_
 
 @pytest.mark.contract("rule 3.2")
 @pytest.mark.parametrize("key", ["base-executable", "home"])
-def test_rule_3_2_base_behind_a_link_loop(runner: Runner, target: Target, tmp_path: Path, key: str) -> None:
+def test_base_behind_a_link_loop_fails_in_one_line(runner: Runner, target: Target, tmp_path: Path, key: str) -> None:
     venv = runner.create(target, tmp_path / "env")
     (tmp_path / "loop1").symlink_to("loop2")
     (tmp_path / "loop2").symlink_to("loop1")
@@ -389,7 +389,7 @@ def test_rule_3_2_base_behind_a_link_loop(runner: Runner, target: Target, tmp_pa
 
 
 @pytest.mark.contract("rule 3.2")
-def test_rule_3_2_fifo_as_base(runner: Runner, target: Target, tmp_path: Path) -> None:
+def test_fifo_as_base_is_refused(runner: Runner, target: Target, tmp_path: Path) -> None:
     venv = runner.create(target, tmp_path / "env")
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -400,7 +400,7 @@ def test_rule_3_2_fifo_as_base(runner: Runner, target: Target, tmp_path: Path) -
 
 
 @pytest.mark.contract("rule 3.4")
-def test_rule_3_4_fifo_as_pyvenv_cfg_is_not_waited_on(runner: Runner, target: Target, tmp_path: Path) -> None:
+def test_fifo_as_pyvenv_cfg_is_not_waited_on(runner: Runner, target: Target, tmp_path: Path) -> None:
     venv = runner.create(target, tmp_path / "env")
     venv.cfg.unlink()
     os.mkfifo(venv.cfg)

@@ -126,8 +126,9 @@ def musl_program(musl_tools: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return header
 
 
+@pytest.mark.contract("rule 5")
 @pytest.mark.timeout(ZIG_TIMEOUT)
-def test_rule_5_manylinux_stub_is_static_musl_by_zig(zig_stub: tuple[Path, dict[str, str]]) -> None:
+def test_manylinux_stub_is_static_musl_by_zig(zig_stub: tuple[Path, dict[str, str]]) -> None:
     stub, report = zig_stub
     assert (report["libc"], report["linkage"]) == ("musl", "static")
     assert report["compiler"].startswith("zig cc -target ")
@@ -135,17 +136,17 @@ def test_rule_5_manylinux_stub_is_static_musl_by_zig(zig_stub: tuple[Path, dict[
     assert read_header(stub).interpreter is None
 
 
+@pytest.mark.contract("rule 5")
 @pytest.mark.timeout(ZIG_TIMEOUT)
 @pytest.mark.parametrize("interpreter", targets(), ids=[t.id for t in targets()])
-def test_rule_5_manylinux_stub_fits_glibc_interpreters(
-    zig_stub: tuple[Path, dict[str, str]], interpreter: Target
-) -> None:
+def test_manylinux_stub_fits_glibc_interpreters(zig_stub: tuple[Path, dict[str, str]], interpreter: Target) -> None:
     stub, _ = zig_stub
     assert mismatch(read_header(stub), read_header(Path(os.path.realpath(interpreter.exe)))) is None
 
 
+@pytest.mark.contract("rule 5")
 @pytest.mark.timeout(ZIG_TIMEOUT)
-def test_rule_5_manylinux_stub_refused_for_musl_interpreter(
+def test_manylinux_stub_refused_for_musl_interpreter(
     zig_stub: tuple[Path, dict[str, str]], musl_program: ElfHeader
 ) -> None:
     stub, _ = zig_stub
@@ -154,9 +155,10 @@ def test_rule_5_manylinux_stub_refused_for_musl_interpreter(
     assert MUSL_LOADER in reason
 
 
+@pytest.mark.contract("rule 5")
 @pytest.mark.timeout(ZIG_TIMEOUT)
 @pytest.mark.parametrize("arch", sorted(CROSS))
-def test_rule_5_each_architectures_zig_stub_fits_its_glibc_programs(
+def test_each_architectures_zig_stub_fits_its_glibc_programs(
     arch: str, zig: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     target, cross_gcc = CROSS[arch]
@@ -174,35 +176,40 @@ def test_rule_5_each_architectures_zig_stub_fits_its_glibc_programs(
     assert mismatch(read_header(stub), program) is None
 
 
-def test_rule_5_fallback_stub_is_static_glibc(glibc_static_stub: tuple[Path, dict[str, str]]) -> None:
+@pytest.mark.contract("rule 5")
+def test_fallback_stub_is_static_glibc(glibc_static_stub: tuple[Path, dict[str, str]]) -> None:
     stub, report = glibc_static_stub
     assert (report["libc"], report["linkage"]) == ("glibc", "static")
     assert read_header(stub).interpreter is None
 
 
+@pytest.mark.contract("rule 5")
 @pytest.mark.parametrize("interpreter", targets(), ids=[t.id for t in targets()])
-def test_rule_5_fallback_stub_fits_glibc_interpreters(
+def test_fallback_stub_fits_glibc_interpreters(
     glibc_static_stub: tuple[Path, dict[str, str]], interpreter: Target
 ) -> None:
     stub, _ = glibc_static_stub
     assert mismatch(read_header(stub), read_header(Path(os.path.realpath(interpreter.exe)))) is None
 
 
-def test_rule_5_musllinux_stub_is_dynamic_musl(musl_dynamic_stub: tuple[Path, dict[str, str]]) -> None:
+@pytest.mark.contract("rule 5")
+def test_musllinux_stub_is_dynamic_musl(musl_dynamic_stub: tuple[Path, dict[str, str]]) -> None:
     stub, report = musl_dynamic_stub
     assert (report["libc"], report["linkage"]) == ("musl", "dynamic")
     assert read_header(stub).interpreter == MUSL_LOADER
 
 
-def test_rule_5_musllinux_stub_fits_musl_interpreter(
+@pytest.mark.contract("rule 5")
+def test_musllinux_stub_fits_musl_interpreter(
     musl_dynamic_stub: tuple[Path, dict[str, str]], musl_program: ElfHeader
 ) -> None:
     stub, _ = musl_dynamic_stub
     assert mismatch(read_header(stub), musl_program) is None
 
 
+@pytest.mark.contract("rule 5")
 @pytest.mark.parametrize("interpreter", targets(), ids=[t.id for t in targets()])
-def test_rule_5_musllinux_stub_refused_for_glibc_interpreters(
+def test_musllinux_stub_refused_for_glibc_interpreters(
     musl_dynamic_stub: tuple[Path, dict[str, str]], interpreter: Target
 ) -> None:
     stub, _ = musl_dynamic_stub

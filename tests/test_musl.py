@@ -31,15 +31,15 @@ if TYPE_CHECKING:
 
 #: The conformance core, run unchanged against the musl interpreter: the seed reproducer (C4) and C1-C8.
 CORE: dict[str, Callable[[Runner, Target, Path], None]] = {
-    "c1": conformance.test_c1_absolute_path_matches_copies_environment,
-    "c2": conformance.test_c2_found_on_path,
-    "c3": conformance.test_c3_relative_path_from_elsewhere,
-    "c4_seed_reproducer": conformance.test_c4_seed_reproducer,
-    "c5": conformance.test_c5_chain_of_links,
-    "c6": conformance.test_c6_link_inside_another_environment,
-    "c7": conformance.test_c7_directory_symlink,
-    "c7_control": conformance.test_c7_plain_cpython_gets_the_directory_symlink_wrong,
-    "c8": conformance.test_c8_symlinked_environment_directory,
+    "c1": conformance.test_absolute_path_matches_a_copies_environment,
+    "c2": conformance.test_name_found_on_path_matches_a_copies_environment,
+    "c3": conformance.test_relative_path_from_another_directory_matches_a_copies_environment,
+    "c4_seed_reproducer": conformance.test_link_to_the_interpreter_imports_what_pip_installed,
+    "c5": conformance.test_chain_of_links_lands_in_the_environment_keeping_the_last_name,
+    "c6": conformance.test_link_inside_another_environment_belongs_to_that_environment,
+    "c7": conformance.test_a_linked_bin_directory_finds_its_environment,
+    "c7_control": conformance.test_plain_cpython_loses_the_environment_through_a_linked_bin_directory,
+    "c8": conformance.test_linked_environment_directory_gives_the_links_prefix,
 }
 
 STUB_SOURCE = Path(__file__).parent.parent / "src" / "stub" / "stub.c"
@@ -64,11 +64,13 @@ def musl() -> Target:
     return exercise(Target(exe=path, version=version, origin="musl"))
 
 
-def test_c18_interpreter_is_linked_against_musl(musl: Target) -> None:
+@pytest.mark.contract("C18")
+def test_musl_interpreter_is_linked_against_the_musl_loader(musl: Target) -> None:
     assert read_header(Path(os.path.realpath(musl.exe))).interpreter == MUSL_LOADER
 
 
-def test_c18_stub_is_linked_against_the_musl_loader(musl: Target) -> None:
+@pytest.mark.contract("C18", "rule 5")
+def test_musl_build_of_the_stub_is_linked_against_the_musl_loader(musl: Target) -> None:
     header = read_header(installed_stub())
     assert header.interpreter == MUSL_LOADER, "install the package built with SYMLINK_SAFE_LINKAGE=dynamic by musl-gcc"
     build = json.loads(files("virtualenv_symlink_safe").joinpath("stub-build.json").read_text())
@@ -76,16 +78,20 @@ def test_c18_stub_is_linked_against_the_musl_loader(musl: Target) -> None:
     assert stub_mismatch(str(musl.exe)) is None
 
 
+@pytest.mark.contract("C18")
 @pytest.mark.parametrize("case", CORE.values(), ids=CORE.keys())
-def test_c18_conformance_core(
+def test_conformance_core_holds_for_a_musl_interpreter(
     case: Callable[[Runner, Target, Path], None], runner: Runner, musl: Target, work: Path
 ) -> None:
     case(runner, musl, work)
 
 
 # C15 on musl: pip's packaging derives the musllinux tags from the loader named in sys.executable, the stub.
+@pytest.mark.contract("C18", "C15")
 @pytest.mark.slow
-def test_c18_c15_musllinux_tags_libc_architecture(runner: Runner, musl: Target, work: Path) -> None:
+def test_musllinux_tags_libc_and_architecture_equal_a_plain_environments(
+    runner: Runner, musl: Target, work: Path
+) -> None:
     plain = seeded(runner, musl, work / "plain", musl.builtin)
     stubbed = seeded(runner, musl, work / "stubbed", "symlink-safe")
     assert not stubbed.python.is_symlink(), "the stub environment's python must be the stub"
@@ -119,10 +125,11 @@ def _default_build_package(folder: Path, libc: str, *cmake_args: str) -> Path:
 
 # Rule 5: the default, static build of the stub is refused for a musl interpreter, whether musl-gcc (the
 # default where it is on PATH) or the glibc compiler built it.
+@pytest.mark.contract("C18")
 @pytest.mark.parametrize(
     ("libc", "cmake_args"), [("musl", ()), ("glibc", ("-DSYMLINK_SAFE_USE_MUSL_GCC=OFF",))], ids=["musl", "glibc"]
 )
-def test_c18_static_stub_is_refused(
+def test_static_stub_is_refused_for_a_musl_interpreter(
     runner: Runner, musl: Target, work: Path, libc: str, cmake_args: tuple[str, ...]
 ) -> None:
     shadow = _default_build_package(work / "default", libc, *cmake_args)

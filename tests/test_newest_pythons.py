@@ -72,7 +72,7 @@ def test_pi_thon_is_converted_explained_and_reverted(runner: Runner, cpython: Ta
 
 
 @pytest.mark.contract("rule 3.1")
-def test_rule_3_1_cfg_without_a_base_key_is_not_converted(runner: Runner, cpython: Target, work: Path) -> None:
+def test_cfg_without_a_base_key_is_not_converted(runner: Runner, cpython: Target, work: Path) -> None:
     """A ``pyvenv.cfg`` without ``home`` (bazel's rules_python writes one): plain CPython finds the base through
     ``bin/python``'s symlink (3.13's ``site``, 3.14's ``getpath``); the stub has no link to follow, so convert
     refuses it in one line and changes nothing."""
@@ -88,9 +88,7 @@ def test_rule_3_1_cfg_without_a_base_key_is_not_converted(runner: Runner, cpytho
 
 
 @pytest.mark.contract("rule 3.1")
-def test_rule_3_1_relative_home_is_taken_from_the_working_directory(
-    runner: Runner, cpython: Target, work: Path
-) -> None:
+def test_relative_home_is_taken_from_the_working_directory(runner: Runner, cpython: Target, work: Path) -> None:
     """As CPython 3.8-3.14 take it; PEP 796 (a draft) would take it from ``pyvenv.cfg``'s directory."""
     venv = runner.create(cpython, work / "env")
     home = Path(os.path.realpath(cpython.exe)).parent

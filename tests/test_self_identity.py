@@ -43,7 +43,7 @@ def shared(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.contract("rule 1.3")
 @pytest.mark.parametrize("mode", [0o755, 0o711], ids=["readable", "execute-only"])
-def test_rule_1_3_argv0_is_believed_for_a_stub_its_user_cannot_read(runner: Runner, shared: Path, mode: int) -> None:
+def test_argv0_is_believed_for_a_stub_its_user_cannot_read(runner: Runner, shared: Path, mode: int) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root, to run the stub as another user")
     reachable = [t for t in targets() if not t.is_pypy and reachable_by_others(Path(os.path.realpath(t.exe)))]

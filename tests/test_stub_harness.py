@@ -268,8 +268,9 @@ uids = st.one_of(st.sampled_from([0, 1, 1000, 65534, 2**32 - 1]), st.integers(mi
 nlinks = st.one_of(st.sampled_from([1, 1, 2]), st.integers(min_value=0, max_value=2**32 - 1))
 
 
+@pytest.mark.contract("rule 2.6")
 @given(case=st.tuples(modes, uids, uids, nlinks, modes, uids))
-def test_rule_2_6_verdict_is_the_rule(harness: Harness, case: Case) -> None:
+def test_trust_verdict_is_the_reference_models(harness: Harness, case: Case) -> None:
     verdict = harness.cfg_trust(case)
     assert verdict == trust_reference(case)
     _, _, entry_uid, entry_nlink, file_mode, euid = case
@@ -277,6 +278,7 @@ def test_rule_2_6_verdict_is_the_rule(harness: Harness, case: Case) -> None:
         assert verdict == TRUST_OK, "cfg_trusted skips the directory's stat() only where it cannot matter"
 
 
+@pytest.mark.contract("rule 2.6")
 @pytest.mark.parametrize(
     ("case", "verdict"),
     [
@@ -302,7 +304,7 @@ def test_rule_2_6_verdict_is_the_rule(harness: Harness, case: Case) -> None:
         ((0o755, 0, 0, 1, 0o4775, 0), TRUST_OK),
     ],
 )
-def test_rule_2_6_verdict_cases(harness: Harness, case: Case, verdict: int) -> None:
+def test_trust_verdict_of_chosen_layouts(harness: Harness, case: Case, verdict: int) -> None:
     assert harness.cfg_trust(case) == verdict
 
 
@@ -480,8 +482,9 @@ def test_cfg_corpus(harness: Harness, sample: Path) -> None:
         assert (status, values) == (0, cpython_reads(text))
 
 
+@pytest.mark.contract("rule 2.6")
 @pytest.mark.parametrize("sample", corpus("trust"), ids=lambda p: p.name)
-def test_rule_2_6_trust_corpus(harness: Harness, sample: Path) -> None:
+def test_trust_verdict_over_the_fuzz_corpus(harness: Harness, sample: Path) -> None:
     data = sample.read_bytes().ljust(32, b"\0")
     dir_mode, file_mode, dir_uid, entry_uid, euid, _, _, nlink = (
         int.from_bytes(data[i : i + 4], "little") for i in range(0, 32, 4)

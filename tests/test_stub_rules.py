@@ -54,6 +54,7 @@ def point_base_at(venv: Venv, base: Path | str) -> None:
 
 
 # E2: pyvenv.cfg empty, without a base key, garbage, huge, unreadable.
+@pytest.mark.contract("E2", "rule 3.4")
 @pytest.mark.parametrize(
     ("content", "status"),
     [
@@ -65,7 +66,9 @@ def point_base_at(venv: Venv, base: Path | str) -> None:
     ],
     ids=["empty", "no-base-key", "garbage-with-nul", "garbage-without-equals", "10MiB"],
 )
-def test_e2_bad_pyvenv_cfg(runner: Runner, target: Target, work: Path, content: bytes, status: int) -> None:
+def test_bad_pyvenv_cfg_fails_in_one_line_with_its_status(
+    runner: Runner, target: Target, work: Path, content: bytes, status: int
+) -> None:
     venv = runner.create(target, work / "env")
     venv.cfg.write_bytes(content)
     (work / "link").symlink_to(venv.python)
@@ -73,7 +76,8 @@ def test_e2_bad_pyvenv_cfg(runner: Runner, target: Target, work: Path, content: 
         assert_one_line_failure(runner.run([invocation, "-c", "pass"]), status, str(venv.cfg))
 
 
-def test_e2_unreadable_pyvenv_cfg(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("E2", "rule 3.4")
+def test_unreadable_pyvenv_cfg_fails_in_one_line(runner: Runner, target: Target, work: Path) -> None:
     """A pyvenv.cfg whose read fails (root reads any file by mode, so use one the kernel refuses to read)."""
     venv = runner.create(target, work / "env")
     venv.cfg.unlink()
@@ -82,7 +86,10 @@ def test_e2_unreadable_pyvenv_cfg(runner: Runner, target: Target, work: Path) ->
 
 
 # E4 and rule 1.3: argv[0] naming a link loop or a chain longer than the kernel follows.
-def test_e4_argv0_loop_and_long_chain(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("E4", "rule 1.3", "rule 2.5")
+def test_argv0_naming_a_link_loop_or_long_chain_falls_back_to_the_kernels_path(
+    runner: Runner, target: Target, work: Path
+) -> None:
     venv = runner.create(target, work / "env")
     (work / "a").symlink_to("b")
     (work / "b").symlink_to("a")
@@ -97,7 +104,8 @@ def test_e4_argv0_loop_and_long_chain(runner: Runner, target: Target, work: Path
 
 
 # E5 and rule 3.3: bases that are stubs, nested too deep or in a cycle.
-def test_e5_cycle_of_environments(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("E5", "rule 3.3")
+def test_environments_that_are_each_others_base_fail_without_a_hang(runner: Runner, target: Target, work: Path) -> None:
     first = runner.create(target, work / "first")
     second = runner.create(target, work / "second")
     point_base_at(first, second.python)
@@ -106,7 +114,8 @@ def test_e5_cycle_of_environments(runner: Runner, target: Target, work: Path) ->
         assert_one_line_failure(runner.run([venv.python, "-c", "pass"]), Status.NESTING, "lead back")
 
 
-def test_e5_nesting_depth(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("E5", "rule 3.3")
+def test_nesting_deeper_than_eight_fails(runner: Runner, target: Target, work: Path) -> None:
     envs = [runner.create(target, work / f"env{i}") for i in range(10)]
     for outer, inner in zip(envs, envs[1:]):
         point_base_at(outer, inner.python)
@@ -172,7 +181,8 @@ def test_base_path_too_long(runner: Runner, target: Target, work: Path) -> None:
 
 
 # E6: a working directory nested deeper than PATH_MAX.
-def test_e6_deep_working_directory(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("E6", "rule 2.5")
+def test_link_in_a_working_directory_deeper_than_path_max_works(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     fd = os.open(work, os.O_RDONLY)
     try:
@@ -201,7 +211,8 @@ def test_e6_deep_working_directory(runner: Runner, target: Target, work: Path) -
 
 
 # C16: what the interpreter sees is exactly what the stub was given.
-def test_c16_environment_argv_and_fds_pass_through(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("C16", "rule 4.3")
+def test_environment_argv_and_fds_pass_through_unchanged(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     plain = runner.create(target, work / "plain", creator=target.builtin)
     (work / "link").symlink_to(venv.python)
@@ -233,7 +244,8 @@ def test_c16_environment_argv_and_fds_pass_through(runner: Runner, target: Targe
 
 
 # Rule 2.5: any byte but NUL in the paths on the way.
-def test_rule_2_5_odd_bytes_in_paths(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("rule 2.5")
+def test_any_byte_but_nul_in_the_path_works(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     odd = os.fsencode(work) + b"/odd \"'$`\\ \n\t\xff\xc3\xa9 env"
     os.rename(os.fsencode(venv.path), odd)  # noqa: PTH104  # Path cannot hold undecodable bytes
@@ -246,7 +258,8 @@ def test_rule_2_5_odd_bytes_in_paths(runner: Runner, target: Target, work: Path)
 
 
 # Rule 1.2: a bare argv[0] is searched on PATH the way execvp does.
-def test_rule_1_2_path_search(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("rule 1.2")
+def test_bare_name_is_searched_on_path_as_execvp_does(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     decoy_dir, dir_named_python = work / "decoy", work / "has-dir"
     decoy_dir.mkdir()
@@ -265,7 +278,8 @@ def test_rule_1_2_path_search(runner: Runner, target: Target, work: Path) -> Non
         assert "not the running file" not in result.stderr, name
 
 
-def test_rule_1_2_unset_path_uses_the_default(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("rule 1.2")
+def test_unset_path_is_searched_as_execvps_default(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     env = {k: v for k, v in runner.environ.items() if k != "PATH"} | {"SYMLINK_SAFE_TRACE": "1"}
     result = runner.run(["python3", "-c", "import sys; print(sys.prefix)"], env=env, executable=venv.python)
@@ -276,7 +290,8 @@ def test_rule_1_2_unset_path_uses_the_default(runner: Runner, target: Target, wo
 
 
 # Rule 7: the trace variable.
-def test_rule_7_trace(runner: Runner, target: Target, work: Path) -> None:
+@pytest.mark.contract("rule 7.1")
+def test_trace_tells_each_check_and_decision(runner: Runner, target: Target, work: Path) -> None:
     venv = runner.create(target, work / "env")
     (work / "link").symlink_to(venv.python)
     base = dict(line.split(" = ", 1) for line in venv.cfg.read_text().splitlines())["base-executable"]

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from conftest import Runner, Target
 
 
+@pytest.mark.contract("C15", "rule 5")
 @pytest.mark.slow
-def test_c15_tags_libc_architecture(runner: Runner, target: Target, work: Path) -> None:
+def test_tags_libc_and_architecture_equal_a_plain_environments(runner: Runner, target: Target, work: Path) -> None:
     plain = seeded(runner, target, work / "plain", target.builtin)
     stubbed = seeded(runner, target, work / "stubbed", "symlink-safe")
     assert plain.python.is_symlink()

@@ -119,8 +119,9 @@ def sticky_dir(path: Path, owner: int = 0) -> Path:
 
 
 # E7: outer -> /tmp/t/x -> env/bin/python, with a pyvenv.cfg and a program planted in the sticky /tmp/t by nobody.
+@pytest.mark.contract("E7", "rule 2.6")
 @needs_root
-def test_e7_planted_cfg_in_sticky_directory_is_ignored(runner: Runner, target: Target, shared: Path) -> None:
+def test_cfg_planted_in_a_sticky_directory_is_ignored(runner: Runner, target: Target, shared: Path) -> None:
     assert NOBODY is not None
     venv = runner.create(target, shared / "env")
     t = sticky_dir(shared / "t")
@@ -145,8 +146,9 @@ def test_e7_planted_cfg_in_sticky_directory_is_ignored(runner: Runner, target: T
 
 
 # E7 where nothing else is found: the failure names the ignored file and why.
+@pytest.mark.contract("E7", "rule 2.6")
 @needs_root
-def test_e7_ignored_cfg_is_named_when_nothing_else_is_found(runner: Runner, target: Target, shared: Path) -> None:
+def test_ignored_cfg_is_named_when_nothing_else_is_found(runner: Runner, target: Target, shared: Path) -> None:
     assert NOBODY is not None
     venv = runner.create(target, shared / "env")
     t = sticky_dir(shared / "t")
@@ -164,8 +166,9 @@ def test_e7_ignored_cfg_is_named_when_nothing_else_is_found(runner: Runner, targ
 
 # Rule 2.6 and rule 3.3: the walk from a base that is itself a stub takes the same care. The outer environment's base
 # is inner's stub reached through the sticky /tmp/t, where nobody planted a pyvenv.cfg naming a program of theirs.
+@pytest.mark.contract("E7", "rule 2.6")
 @needs_root
-def test_e7_nested_walk_ignores_planted_cfg(runner: Runner, target: Target, shared: Path) -> None:
+def test_walk_from_a_stub_base_ignores_a_planted_cfg(runner: Runner, target: Target, shared: Path) -> None:
     assert NOBODY is not None
     inner = runner.create(target, shared / "inner")
     outer = runner.create(target, shared / "outer")
@@ -184,9 +187,10 @@ def test_e7_nested_walk_ignores_planted_cfg(runner: Runner, target: Target, shar
 
 
 # Rule 2.6: a pyvenv.cfg a symlink in a sticky directory leads to is judged by the link's owner.
+@pytest.mark.contract("rule 2.6")
 @needs_root
 @pytest.mark.parametrize(("link_owner", "counts"), [(STRANGER, False), (0, True)], ids=["stranger", "root"])
-def test_rule_2_6_symlinked_cfg_judged_by_the_link(
+def test_symlinked_cfg_is_judged_by_the_link(
     runner: Runner, target: Target, shared: Path, link_owner: int, *, counts: bool
 ) -> None:
     venv = runner.create(target, shared / "env")
@@ -207,6 +211,7 @@ def test_rule_2_6_symlinked_cfg_judged_by_the_link(
 # Rule 2.6: whoever owns it, a pyvenv.cfg counts where only trusted users may write, or where whoever may write could
 # replace the entries on the way anyway: a closed directory, a group-writable shared workspace, a sticky directory
 # only its owner may write, the sticky directory's owner's own file.
+@pytest.mark.contract("rule 2.6")
 @needs_root
 @pytest.mark.parametrize(
     ("mode", "dir_owner"),
@@ -221,7 +226,7 @@ def test_rule_2_6_symlinked_cfg_judged_by_the_link(
         "owner",
     ],
 )
-def test_rule_2_6_another_users_cfg_counts_where_no_stranger_adds(
+def test_another_users_cfg_counts_where_no_stranger_adds(
     runner: Runner, target: Target, shared: Path, mode: int, dir_owner: int | str
 ) -> None:
     assert NOBODY is not None
@@ -236,10 +241,11 @@ def test_rule_2_6_another_users_cfg_counts_where_no_stranger_adds(
 
 
 # Rule 2.6: a pyvenv.cfg anyone may rewrite counts only where anyone may replace everything anyway.
+@pytest.mark.contract("rule 2.6")
 @pytest.mark.parametrize(
     ("dir_mode", "counts"), [(0o755, False), (0o1777, False), (0o777, True)], ids=["closed", "sticky", "open"]
 )
-def test_rule_2_6_world_writable_cfg(
+def test_world_writable_cfg_counts_only_where_anyone_may_replace_it(
     runner: Runner, target: Target, shared: Path, dir_mode: int, *, counts: bool
 ) -> None:
     venv = runner.create(target, shared / "env")
@@ -259,7 +265,8 @@ def test_rule_2_6_world_writable_cfg(
 
 
 # Rule 2.6 keeps "chmod -R 777" environments working, by their own path and through a link from elsewhere.
-def test_rule_2_6_world_writable_environment_still_works(runner: Runner, target: Target, shared: Path) -> None:
+@pytest.mark.contract("rule 2.6")
+def test_world_writable_environment_still_works(runner: Runner, target: Target, shared: Path) -> None:
     venv = runner.create(target, shared / "env")
     for path in [venv.path, *venv.path.rglob("*")]:
         if not path.is_symlink():
@@ -271,9 +278,10 @@ def test_rule_2_6_world_writable_environment_still_works(runner: Runner, target:
 
 # Rule 2.6 with the stub run by nobody: in a sticky directory, the effective user's file and root's count, a
 # stranger's does not.
+@pytest.mark.contract("rule 2.6")
 @needs_nobody
 @pytest.mark.parametrize(("owner", "counts"), [("nobody", True), (0, True), (STRANGER, False)])
-def test_rule_2_6_effective_user_and_root(
+def test_effective_users_and_roots_cfg_count_a_strangers_does_not(
     runner: Runner, nobody_target: Target, shared: Path, owner: int | str, *, counts: bool
 ) -> None:
     assert NOBODY is not None
@@ -291,10 +299,9 @@ def test_rule_2_6_effective_user_and_root(
 # Rule 1.4: a setuid stub run by nobody through nobody's own link, beside nobody's own pyvenv.cfg naming nobody's
 # own program. Without privilege that file would count (it is the effective user's); with it, argv[0], PATH and the
 # trace are the caller's word and are not taken: the kernel's record of the running file decides.
+@pytest.mark.contract("rule 1.4")
 @needs_nobody
-def test_rule_1_4_privileged_stub_takes_only_the_kernels_record(
-    runner: Runner, nobody_target: Target, shared: Path
-) -> None:
+def test_privileged_stub_takes_only_the_kernels_record(runner: Runner, nobody_target: Target, shared: Path) -> None:
     assert NOBODY is not None
     if os.statvfs(shared).f_flag & os.ST_NOSUID:
         pytest.skip(f"{shared} lies on a file system mounted nosuid, where a setuid stub gains nothing")
@@ -327,8 +334,9 @@ def test_rule_1_4_privileged_stub_takes_only_the_kernels_record(
 
 # Rule 1.4: under privilege a base named by a relative path is refused, as it would be found from the caller's working
 # directory; without privilege it is found from there, as before.
+@pytest.mark.contract("rule 1.4")
 @needs_nobody
-def test_rule_1_4_privileged_stub_refuses_a_relative_base(runner: Runner, nobody_target: Target, shared: Path) -> None:
+def test_privileged_stub_refuses_a_relative_base(runner: Runner, nobody_target: Target, shared: Path) -> None:
     if os.statvfs(shared).f_flag & os.ST_NOSUID:
         pytest.skip(f"{shared} lies on a file system mounted nosuid, where a setuid stub gains nothing")
     venv = runner.create(nobody_target, shared / "env")
@@ -449,7 +457,7 @@ ATTACK_IDS = ["group-sticky-victim", "group-sticky-root", "world-sticky-victim",
 
 @pytest.mark.contract("rule 2.6")
 @pytest.mark.parametrize("attack", ATTACKS, ids=ATTACK_IDS)
-def test_rule_2_6_group_members_planted_cfg_does_not_run(
+def test_group_members_planted_cfg_does_not_run(
     runner: Runner, nobody_target: Target, shared: Path, people: People, attack: tuple[int, str]
 ) -> None:
     mode, who = attack
@@ -483,7 +491,7 @@ def test_rule_2_6_group_members_planted_cfg_does_not_run(
 # count: its group may write it.
 @pytest.mark.contract("rule 2.6")
 @pytest.mark.parametrize("attack", ATTACKS, ids=ATTACK_IDS)
-def test_rule_2_6_hard_link_of_the_victims_file_does_not_run(
+def test_hard_link_of_the_victims_file_does_not_run(
     runner: Runner, nobody_target: Target, shared: Path, people: People, attack: tuple[int, str]
 ) -> None:
     mode, who = attack
@@ -531,7 +539,7 @@ def test_rule_2_6_hard_link_of_the_victims_file_does_not_run(
 # could have made it; where that is off (it is the kernel's default) anyone could, so it does not count either. Root
 # makes the link here, standing in for an attacker on such a machine.
 @pytest.mark.contract("rule 2.6")
-def test_rule_2_6_second_link_in_a_sticky_directory_does_not_count(
+def test_second_link_in_a_sticky_directory_does_not_count(
     runner: Runner, nobody_target: Target, shared: Path, people: People
 ) -> None:
     venv = victims_environment(runner, nobody_target, shared, people)
@@ -590,7 +598,7 @@ LAYOUTS = ["umask-002", "ci-workspace", "root-system", "foreign-uid", "inside-st
 
 @pytest.mark.contract("rule 2.6")
 @pytest.mark.parametrize("case", [(layout, who) for layout in LAYOUTS for who in ("victim", "attacker")], ids="-".join)
-def test_rule_2_6_real_layouts_keep_working(
+def test_real_layouts_keep_working(
     runner: Runner, nobody_target: Target, shared: Path, people: People, case: tuple[str, str]
 ) -> None:
     layout, who = case

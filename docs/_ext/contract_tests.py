@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import posixpath
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,14 +18,12 @@ _ROOT = Path(__file__).parent.parent.parent
 
 # docs/reference/contract.rst cites the test that pins each rule and case with :test:`file::name`; the role checks
 # that the test exists (a renamed test fails the build) and links to its source, which the ``contract-tests``
-# directive shows on the page _PAGE for every test whose name or ``contract`` marker carries an id.
+# directive shows on the page _PAGE for every test whose ``contract`` marker carries an id.
 
 #: The page that holds the ``contract-tests`` directive, where each :test: link points.
 _PAGE = "development/contract-tests"
 
 _TESTS = _ROOT / "tests"
-#: A test whose name carries a case or rule id: test_c4_..., test_e2_..., test_rule_3_1_...
-_ID_NAME = re.compile(r"test_(c\d+|e\d+|rule_\d+(_\d+)?)_")
 
 
 def _test_functions(path: Path) -> dict[str, ast.FunctionDef]:
@@ -78,7 +75,7 @@ class ContractTests(SphinxDirective):
             lines = path.read_text(encoding="utf-8").splitlines()
             for name, node in _test_functions(path).items():
                 ids = _contract_ids(node)
-                if not (_ID_NAME.match(name) or ids):
+                if not ids:
                     continue
                 start = min([node.lineno] + [d.lineno for d in node.decorator_list])
                 section = nodes.section(ids=[_anchor(name)])

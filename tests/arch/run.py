@@ -92,8 +92,9 @@ ARCHES = (
 )
 #: End to end in every run: 32-bit x86 (native, so cheap), a little-endian and a big-endian 64-bit one.
 # i686 natively on every run; the emulated roots (aarch64, s390x and the rest) on demand: under qemu two tests still
-# fail (test_e6_deep_working_directory: qemu's readlink of /proc/self/exe fails with ENAMETOOLONG in a deep working
-# directory; test_c4_seed_reproducer: pip outlasts the 60 s RUN_TIMEOUT) and a warm run of both took 17 minutes
+# fail (test_link_in_a_working_directory_deeper_than_path_max_works: qemu's readlink of /proc/self/exe fails with
+# ENAMETOOLONG in a deep working directory; test_link_to_the_interpreter_imports_what_pip_installed: pip outlasts the
+# 60 s RUN_TIMEOUT) and a warm run of both took 17 minutes
 EVERY_RUN = ("i686",)
 
 
@@ -115,7 +116,7 @@ def main() -> int:
     :returns: the exit status
 
     """
-    pytest_args = sys.argv[1:]  # passed on to pytest in each root, e.g. -k c4
+    pytest_args = sys.argv[1:]  # passed on to pytest in each root, e.g. --contract C4
     roots = Path(os.environ.get("SYMLINK_SAFE_ROOTS") or DEFAULT_ROOTS)
     full = chosen(os.environ.get("SYMLINK_SAFE_ARCHES", ""))
     outcomes: list[Outcome] = []
