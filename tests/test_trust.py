@@ -443,6 +443,18 @@ def attack_chain(shared: Path, venv: Venv, victim: Person) -> tuple[Path, Path]:
     return drop, shared / "outer"
 
 
+def shared_drop_on_the_chain(
+    runner: Runner, target: Target, shared: Path, people: People, mode: int
+) -> tuple[Venv, Path, Path]:
+    """The victim's environment reached through ``drop``, root's sticky folder of ``mode`` the shared group may use."""
+    os.chown(shared, 0, people.shared_gid)
+    venv = victims_environment(runner, target, shared, people)
+    drop, outer = attack_chain(shared, venv, people.victim)
+    os.chown(drop, 0, people.shared_gid)
+    drop.chmod(mode)
+    return venv, drop, outer
+
+
 def runners_of(people: People) -> dict[str, list[str]]:
     """Who runs the link: the victim as themselves, and root."""
     return {"victim": people.victim.run_as(), "root": []}
@@ -461,11 +473,7 @@ def test_group_members_planted_cfg_does_not_run(
     runner: Runner, nobody_target: Target, shared: Path, people: People, attack: tuple[int, str]
 ) -> None:
     mode, who = attack
-    os.chown(shared, 0, people.shared_gid)
-    venv = victims_environment(runner, nobody_target, shared, people)
-    drop, outer = attack_chain(shared, venv, people.victim)
-    os.chown(drop, 0, people.shared_gid)
-    drop.chmod(mode)
+    venv, drop, outer = shared_drop_on_the_chain(runner, nobody_target, shared, people, mode)
     ran = witness_dir(shared) / "ran"
     evil = f"{drop}/planted"
     as_person(people.attacker, "sh", "-c", f"printf '#!/bin/sh\\necho planted > {ran}\\n' > {evil}; chmod 755 {evil}")
@@ -495,11 +503,7 @@ def test_hard_link_of_the_victims_file_does_not_run(
     runner: Runner, nobody_target: Target, shared: Path, people: People, attack: tuple[int, str]
 ) -> None:
     mode, who = attack
-    os.chown(shared, 0, people.shared_gid)
-    venv = victims_environment(runner, nobody_target, shared, people)
-    drop, outer = attack_chain(shared, venv, people.victim)
-    os.chown(drop, 0, people.shared_gid)
-    drop.chmod(mode)
+    venv, drop, outer = shared_drop_on_the_chain(runner, nobody_target, shared, people, mode)
     notes = shared / "notes"
     notes.mkdir()
     os.chown(notes, people.victim.uid, people.shared_gid)
