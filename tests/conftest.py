@@ -73,6 +73,7 @@ class Status(IntEnum):
     NESTING = 109
     PATH_TOO_LONG = 110
     EXEC_FAILED = 111
+    COMPANION_UNUSABLE = 113
 
 
 @dataclass(frozen=True)
