@@ -394,3 +394,30 @@ def test_concurrent_conversions_agree(runner: Runner, prefix: Path) -> None:
     assert ours == [companion_name(interpreter(prefix).name)]
     assert not (prefix / LOCK_NAME).exists()
     assert runner.run([interpreter(prefix), "-c", "print(1)"], check=True).stdout == "1\n"
+
+
+@pytest.mark.contract("10.1")
+def test_an_interpreter_installed_again_over_its_launcher_is_taken_as_the_interpreter(
+    runner: Runner, prefix: Path
+) -> None:
+    """``make install`` writes a new file over the launcher: convert takes it, revert drops the older companion."""
+    exe = interpreter(prefix)
+    original = exe.read_bytes()
+    convert(runner, prefix)
+    companion = exe.with_name(companion_name(exe.name))
+    exe.unlink()
+    shutil.copy2(companion, exe)  # a new file with the interpreter's bytes, as an install writes it
+    reinstalled = exe.stat().st_ino
+    result = command(runner, "revert", prefix)
+    assert result.returncode == 0, result.stderr
+    assert not companion.exists()
+    assert exe.stat().st_ino == reinstalled
+    assert exe.read_bytes() == original
+    convert(runner, prefix)
+    exe.unlink()
+    shutil.copy2(companion, exe)
+    again = exe.stat().st_ino
+    convert(runner, prefix)
+    assert_launcher(prefix)
+    assert companion.stat().st_ino == again
+    assert runner.run([exe, "-c", "print(1)"], check=True).stdout == "1\n"

@@ -138,7 +138,7 @@ class InstallationOutcome:
 
 
 def _state(bin_dir: Path, name: str) -> tuple[str, str]:
-    """Say what ``bin/name`` is: ``real``, ``launcher``, ``half`` (companion made, name still real) or ``other``."""
+    """Say what ``bin/name`` is: ``real``, ``launcher``, ``half`` or ``stale`` (a real name, a companion), ``other``."""
     path, companion = bin_dir / name, bin_dir / companion_name(name)
     head = _head(path)
     has_companion = companion.is_file() and not companion.is_symlink()
@@ -150,6 +150,8 @@ def _state(bin_dir: Path, name: str) -> tuple[str, str]:
         return "other", "not an ELF program"
     if has_companion and path.samefile(companion):
         return "half", f"the interpreter, its companion {companion.name} made by an interrupted run"
+    if has_companion:  # the interpreter was installed again over its launcher
+        return "stale", f"the interpreter, {companion.name} beside it an older one"
     return "real", "the interpreter"
 
 
@@ -178,7 +180,7 @@ def plan_convert(prefix: Path) -> InstallationPlan:
         state, what = _state(plan.bin_dir, name)
         if state == "launcher" and (plan.bin_dir / name).read_bytes() == ours:
             plan.keep.append(name)
-        elif state in {"real", "half", "launcher"}:
+        elif state in {"real", "half", "stale", "launcher"}:
             plan.changes[name] = what if state != "launcher" else "the launcher of another version"
         else:
             plan.unknown[name] = what
@@ -205,7 +207,7 @@ def plan_revert(prefix: Path) -> InstallationPlan:
     plan = InstallationPlan(prefix)
     for name in _names(plan.bin_dir):
         state, what = _state(plan.bin_dir, name)
-        if state in {"launcher", "half"}:
+        if state in {"launcher", "half", "stale"}:
             plan.changes[name] = what
         elif state == "real":
             plan.keep.append(name)
@@ -365,12 +367,10 @@ def _apply_convert(plan: InstallationPlan, bin_fd: int) -> None:
 def _apply_revert(plan: InstallationPlan, bin_fd: int) -> None:
     for name in plan.changes:
         companion = companion_name(name)
-        here = os.stat(name, dir_fd=bin_fd, follow_symlinks=False)
-        real = os.stat(companion, dir_fd=bin_fd, follow_symlinks=False)
-        if os.path.samestat(here, real):  # an interrupted convert: the name is the interpreter still
-            os.unlink(companion, dir_fd=bin_fd)
-        else:
+        if STUB_MARKER in _head(plan.bin_dir / name):  # the launcher: its companion goes back in its place
             os.replace(companion, name, src_dir_fd=bin_fd, dst_dir_fd=bin_fd)
+        else:  # the name is an interpreter (an interrupted convert, or one installed again): the companion goes
+            os.unlink(companion, dir_fd=bin_fd)
 
 
 __all__ = [
