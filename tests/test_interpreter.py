@@ -421,3 +421,47 @@ def test_an_interpreter_installed_again_over_its_launcher_is_taken_as_the_interp
     assert_launcher(prefix)
     assert companion.stat().st_ino == again
     assert runner.run([exe, "-c", "print(1)"], check=True).stdout == "1\n"
+
+
+@pytest.mark.contract("10.2")
+def test_check_convert_and_revert_of_an_environment_made_from_a_converted_interpreter(
+    runner: Runner, prefix: Path, work: Path
+) -> None:
+    """check calls it symlink-safe; convert makes it a stub environment; revert links it to the launcher again."""
+    convert(runner, prefix)
+    exe = interpreter(prefix)
+    runner.run([exe, "-m", "venv", "--without-pip", work / "env"], check=True)
+    checked = command(runner, "check", work / "env")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"{work / 'env'}: symlink-safe" in checked.stdout
+    converted = command(runner, "convert", work / "env")
+    assert converted.returncode == 0, converted.stderr
+    assert not (work / "env" / "bin" / "python").is_symlink()
+    reverted = command(runner, "revert", work / "env")
+    assert reverted.returncode == 0, reverted.stderr
+    assert (work / "env" / "bin" / "python").readlink() == exe
+    outside = work / "py"
+    outside.symlink_to(work / "env" / "bin" / "python")
+    assert runner.probe(outside)["prefix"] == str(work / "env")
+
+
+@pytest.mark.contract("3.1", "10.2", "10.3")
+def test_a_copy_of_debians_pypy_converted(runner: Runner, work: Path) -> None:
+    """Debian's PyPy laid out as an installation of its own: its file copied, its library linked; venv from it."""
+    pypy = Path(os.path.realpath("/usr/bin/pypy3"))
+    if not pypy.is_file():
+        pytest.skip("Debian's pypy3 is not installed")
+    prefix = work / "pypy"
+    (prefix / "bin").mkdir(parents=True)
+    shutil.copy2(pypy, prefix / "bin" / pypy.name)
+    (prefix / "bin" / "pypy3").symlink_to(pypy.name)
+    for name in ("lib", "include"):
+        (prefix / name).symlink_to(pypy.parent.parent / name)
+    before = identity(runner, prefix / "bin" / "pypy3")
+    convert(runner, prefix)
+    assert identity(runner, prefix / "bin" / "pypy3") == before
+    runner.run([prefix / "bin" / "pypy3", "-m", "venv", "--without-pip", work / "env"], check=True)
+    assert "implementation" not in (work / "env" / "pyvenv.cfg").read_text().lower()  # home and version only
+    outside = work / "py"
+    outside.symlink_to(work / "env" / "bin" / "python")
+    assert runner.probe(outside)["prefix"] == str(work / "env")

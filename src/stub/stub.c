@@ -1076,7 +1076,18 @@ static bool base_in_home(char *base, struct stat *st, const struct cfg_keys *key
         return true;
     if (join_path(base, keys->home, pypy ? "pypy3" : "python3") == STATUS_OK && is_executable_file(base, st))
         return true;
-    return join_path(base, keys->home, stem) == STATUS_OK && is_executable_file(base, st);
+    if (join_path(base, keys->home, stem) == STATUS_OK && is_executable_file(base, st))
+        return true;
+    /*
+     * PyPy's own venv writes no "implementation": where "home" holds no
+     * python at all, its pypy names are the interpreter (a PyPy installation
+     * converted by rule 10 has only those).  Never where a python is found.
+     */
+    if (pypy || !version || !versioned_name(name, sizeof name, "pypy", version))
+        return false;
+    if (join_path(base, keys->home, name) == STATUS_OK && is_executable_file(base, st))
+        return true;
+    return join_path(base, keys->home, "pypy3") == STATUS_OK && is_executable_file(base, st);
 }
 
 /*
