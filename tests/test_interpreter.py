@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -465,3 +466,46 @@ def test_a_copy_of_debians_pypy_converted(runner: Runner, work: Path) -> None:
     outside = work / "py"
     outside.symlink_to(work / "env" / "bin" / "python")
     assert runner.probe(outside)["prefix"] == str(work / "env")
+
+
+def app_wheel(folder: Path) -> Path:
+    """A pure-Python wheel with one console script, as pipx needs, installed without reaching an index."""
+    name, dist = "symlink_safe_app", "symlink_safe_app-1.0"
+    files = {
+        f"{name}/__init__.py": "import sys\ndef main():\n    print(sys.prefix)\n",
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}.dist-info/entry_points.txt": f"[console_scripts]\nsymlink-safe-app = {name}:main\n",
+    }
+    files[f"{dist}.dist-info/RECORD"] = "\n".join([f"{path},," for path in files] + [f"{dist}.dist-info/RECORD,,"])
+    wheel = folder / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+@pytest.mark.contract("10.2")
+def test_pipx_environments_of_a_converted_interpreter_are_symlink_safe(
+    runner: Runner, uv_environ: dict[str, str], prefix: Path, work: Path
+) -> None:
+    """pipx (through uv, found on PATH, offline) makes its environment from the launcher: a link to it lands there."""
+    pipx = Path(sys.executable).with_name("pipx")
+    if not pipx.is_file():
+        if os.environ.get("SYMLINK_SAFE_REQUIRE_CLIENTS"):
+            pytest.fail(f"pipx is missing from the test environment ({pipx}); it is in the clients group")
+        pytest.skip("pipx is not installed here (the clients group has it)")
+    convert(runner, prefix)
+    env = {
+        **uv_environ,
+        "PATH": f"{UV.parent}{os.pathsep}{uv_environ['PATH']}",
+        "HOME": str(work),
+        "PIPX_HOME": str(work / "pipx"),
+        "PIPX_BIN_DIR": str(work / "apps"),
+    }
+    runner.run([pipx, "install", "--python", interpreter(prefix), app_wheel(work)], env=env, check=True)
+    venv = work / "pipx" / "venvs" / "symlink-safe-app"
+    assert runner.run([work / "apps" / "symlink-safe-app"], env=env, check=True).stdout == f"{venv}\n"
+    outside = work / "py"
+    outside.symlink_to(venv / "bin" / "python")
+    assert runner.run([outside, "-c", "import sys, symlink_safe_app; print(sys.prefix)"]).stdout == f"{venv}\n"
