@@ -616,13 +616,23 @@ def measure_converted_interpreter(
     from virtualenv_symlink_safe.installation import convert_installation  # noqa: PLC0415  # the plugin under test
 
     plain = installation_copy(interpreter.exe, work / "plain")
-    converted = installation_copy(interpreter.exe, work / "converted")
+    installation_copy(interpreter.exe, work / "converted")
     convert_installation(work / "converted")
+    for folder in ("plain", "converted"):  # venv links bin/python to the interpreter (the launcher, once converted)
+        python = str(work / folder / "bin" / "python3")
+        subprocess.run(
+            [python, "-m", "venv", "--without-pip", str(work / f"{folder}-venv")], env=context.env, check=True
+        )
     results = {}
-    for way, name in (("bin/python3 -c pass", "python3"), (f"bin/{plain.name} -c pass", plain.name)):
+    ways = {
+        "bin/python3 -c pass": ("{}/bin/python3", ""),
+        f"bin/{plain.name} -c pass": (f"{{}}/bin/{plain.name}", ""),
+        "venv bin/python -c pass": ("{}/bin/python", "-venv"),
+    }
+    for way, (path, suffix) in ways.items():
         run = {
-            "plain": [str(plain.parent / name), "-c", "pass"],
-            "converted": [str(converted.parent / name), "-c", "pass"],
+            "plain": [path.format(work / f"plain{suffix}"), "-c", "pass"],
+            "converted": [path.format(work / f"converted{suffix}"), "-c", "pass"],
         }
         times = paired(run, rounds, warmup, context.env)
         results[way] = {"ratio": per_round(times, "plain", ratio)["converted"]}

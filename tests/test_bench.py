@@ -274,6 +274,7 @@ def test_bench_converted_interpreter_ratio(runner: Runner, tmp_path: Path) -> No
     measured = json.loads(out.read_text())["converted_interpreter"]
     (ways,) = measured.values()
     assert "bin/python3 -c pass" in ways
-    assert len(ways) == 2
+    assert "venv bin/python -c pass" in ways
+    assert len(ways) == 3
     for spreads in ways.values():
         assert_spread(spreads["ratio"], 3)
