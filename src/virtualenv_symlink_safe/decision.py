@@ -62,8 +62,8 @@ class Decision:
     """Which check of rule 2 found the environment: ``lexical`` (CPython finds it too) or ``physical``."""
     launcher: Path | None = None
     """The launcher of a converted interpreter installation met as the base, or as the end of a walk that found no
-    environment (contract rule 10), resolved; ``base`` is then its companion, the real interpreter. With no
-    ``environment``, the companion is started with the arguments unchanged."""
+    environment (contract rule 10), resolved; ``base`` is then its companion, the real interpreter. When the walk
+    settled on no environment (``key`` is ``None``), the companion is started with the arguments unchanged."""
 
     @property
     def decided(self) -> bool:
