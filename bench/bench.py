@@ -155,6 +155,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--convert-rounds", type=int, default=30, help="rounds of 'convert' against a bare start, 0 to skip"
     )
+    parser.add_argument(
+        "--interpreter-rounds",
+        type=int,
+        default=300,
+        help="rounds of a converted interpreter (convert PREFIX) against the same one unconverted, 0 to skip",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
     parser.add_argument(
         "--cc", help="C compiler for the trampoline and no-op program, linked -static (default: musl-gcc, else zig cc)"
@@ -568,6 +574,100 @@ def measure_creation(
     return result
 
 
+def installation_copy(exe: str, dest: Path) -> Path:
+    """Lay out an installation at ``dest`` for the interpreter ``exe``: its file copied, the rest of its prefix linked.
+
+    ``bin/`` holds a copy of the interpreter's real file and a link ``python3`` to it, as an installation has; every
+    other entry of the prefix (``lib``, ``include``...) is a symlink to the original, which CPython's search for its
+    prefix follows. Two such copies differ only in what ``convert`` makes of one.
+
+    :param exe: the interpreter
+    :param dest: a folder that must not exist yet
+
+    :returns: the copied interpreter file
+
+    """
+    real = Path(os.path.realpath(exe))
+    source = real.parent.parent
+    (dest / "bin").mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.name != "bin":
+            (dest / entry.name).symlink_to(entry)
+    copied = dest / "bin" / real.name
+    shutil.copy2(real, copied)
+    (dest / "bin" / "python3").symlink_to(real.name)
+    return copied
+
+
+def measure_converted_interpreter(
+    interpreter: Interpreter, context: Context, work: Path, *, rounds: int, warmup: int
+) -> dict[str, dict[str, Spread]]:
+    """Measure a converted interpreter (contract rule 10) against the same interpreter unconverted, paired by round.
+
+    :param interpreter: the interpreter to copy twice
+    :param context: what every run shares
+    :param work: a folder for the two copies, which must not exist yet
+    :param rounds: recorded rounds per command
+    :param warmup: unrecorded rounds first
+
+    :returns: for each way of starting it, the ratio converted / plain per round
+
+    """
+    from virtualenv_symlink_safe.installation import convert_installation  # noqa: PLC0415  # the plugin under test
+
+    plain = installation_copy(interpreter.exe, work / "plain")
+    installation_copy(interpreter.exe, work / "converted")
+    convert_installation(work / "converted")
+    for folder in ("plain", "converted"):  # venv links bin/python to the interpreter (the launcher, once converted)
+        python = str(work / folder / "bin" / "python3")
+        subprocess.run(
+            [python, "-m", "venv", "--without-pip", str(work / f"{folder}-venv")], env=context.env, check=True
+        )
+    results = {}
+    ways = {
+        "bin/python3 -c pass": ("{}/bin/python3", ""),
+        f"bin/{plain.name} -c pass": (f"{{}}/bin/{plain.name}", ""),
+        "venv bin/python -c pass": ("{}/bin/python", "-venv"),
+    }
+    for way, (path, suffix) in ways.items():
+        run = {
+            "plain": [path.format(work / f"plain{suffix}"), "-c", "pass"],
+            "converted": [path.format(work / f"converted{suffix}"), "-c", "pass"],
+        }
+        times = paired(run, rounds, warmup, context.env)
+        results[way] = {"ratio": per_round(times, "plain", ratio)["converted"]}
+    return results
+
+
+def measure_converted_interpreters(
+    interpreters: Sequence[Interpreter], context: Context, work: Path, *, rounds: int, warmup: int
+) -> dict[str, dict[str, dict[str, Spread]]]:
+    """Run :func:`measure_converted_interpreter` for each interpreter; none when ``rounds`` is 0."""
+    measured = {}
+    for interpreter in interpreters if rounds > 0 else []:
+        print(f"measuring {interpreter} converted", file=sys.stderr, flush=True)
+        folder = work / interpreter.version / "interpreter"
+        measured[interpreter.version] = measure_converted_interpreter(
+            interpreter, context, folder, rounds=rounds, warmup=warmup
+        )
+    return measured
+
+
+def format_converted(measured: dict[str, dict[str, dict[str, Spread]]]) -> str:
+    """Format the converted interpreters' ratios, one line per interpreter and way of starting it."""
+    if not measured:
+        return ""
+    lines = [
+        "",
+        "converted interpreter (convert PREFIX): ratio to the same interpreter unconverted (target <= 1.02)",
+        "",
+    ]
+    for version, ways in measured.items():
+        for way, spreads in ways.items():
+            lines.append(f"{version:10} {way:28} {spreads['ratio'].cell()}")
+    return "\n".join(lines)
+
+
 def machine() -> dict[str, object]:
     """Describe the machine the figures come from.
 
@@ -787,6 +887,9 @@ def run(args: argparse.Namespace) -> int:
             folder = work / interpreter.version
             for seeded, rounds in ((False, args.creation_rounds), (True, args.seeded_rounds)):
                 creation.append(measure_creation(interpreter, context, folder / "create", seeded=seeded, rounds=rounds))
+        interpreted = measure_converted_interpreters(
+            interpreters, context, work, rounds=args.interpreter_rounds, warmup=args.warmup
+        )
         converting = measure_convert(work, args.convert_rounds, script)
         settings = {k: v for k, v in vars(args).items() if k not in {"json", "python", "keep", "stub"}}
         judged = verdicts(startup, creation)
@@ -801,10 +904,14 @@ def run(args: argparse.Namespace) -> int:
             "creation": [asdict(item) for item in creation],
             "targets": judged,
             "convert": converting,
+            "converted_interpreter": {
+                version: {way: {k: asdict(v) for k, v in spreads.items()} for way, spreads in ways.items()}
+                for version, ways in interpreted.items()
+            },
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=2) + "\n")
-        print(report(startup, launcher, creation))
+        print(report(startup, launcher, creation) + format_converted(interpreted))
         print(f"\n{format_verdicts(judged)}{format_convert(converting)}")
         print(f"\nwritten to {args.json}", file=sys.stderr)
     finally:

@@ -75,6 +75,7 @@ class Status(IntEnum):
     PATH_TOO_LONG = 110
     EXEC_FAILED = 111
     QUERY_UNWRITTEN = 112
+    COMPANION_UNUSABLE = 113
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,8 @@ def test_bench_smoke(runner: Runner, tmp_path: Path) -> None:
         "4",
         "--convert-rounds",
         "0",  # test_bench_convert_ratio measures convert
+        "--interpreter-rounds",
+        "0",  # test_bench_converted_interpreter_ratio measures a converted interpreter
     ]
     result = runner.run([sys.executable, BENCH, *args, "--json", out], check=True)
     assert "start-up: ratio to a symlink environment" in result.stdout
@@ -259,3 +261,20 @@ def test_bench_measures_the_stub_it_is_given(runner: Runner, tmp_path: Path) -> 
     missing = runner.run([sys.executable, BENCH, *args, "--stub", str(tmp_path / "none")])
     assert missing.returncode == 1
     assert missing.stderr == f"bench: error: --stub {tmp_path / 'none'}: no such file\n"
+
+
+def test_bench_converted_interpreter_ratio(runner: Runner, tmp_path: Path) -> None:
+    """A converted interpreter (contract rules 9 and 10) is measured against the same one unconverted, paired."""
+    target = [t for t in targets() if not t.is_pypy][-1]
+    out = tmp_path / "results.json"
+    skip = ["--rounds", "0", "--launcher-rounds", "0", "--creation-rounds", "0", "--seeded-rounds", "0"]
+    args = [*skip, "--convert-rounds", "0", "--warmup", "1", "--interpreter-rounds", "3", "--python", str(target.exe)]
+    result = runner.run([sys.executable, BENCH, *args, "--json", out], check=True)
+    assert "converted interpreter (convert PREFIX): ratio to the same interpreter unconverted" in result.stdout
+    measured = json.loads(out.read_text())["converted_interpreter"]
+    (ways,) = measured.values()
+    assert "bin/python3 -c pass" in ways
+    assert "venv bin/python -c pass" in ways
+    assert len(ways) == 3
+    for spreads in ways.values():
+        assert_spread(spreads["ratio"], 3)

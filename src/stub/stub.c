@@ -58,6 +58,9 @@
 #ifndef PATH_MAX
 #define PATH_MAX 4096
 #endif
+#ifndef NAME_MAX
+#define NAME_MAX 255
+#endif
 
 /* Exit statuses: documented in docs/reference/exit-statuses.rst. */
 enum {
@@ -73,7 +76,8 @@ enum {
     STATUS_NESTING = 109,       /* stubs as bases nested too deep, or a cycle */
     STATUS_PATH_TOO_LONG = 110,
     STATUS_EXEC_FAILED = 111,
-    STATUS_QUERY_UNWRITTEN = 112 /* query mode: the answer could not be written */
+    STATUS_QUERY_UNWRITTEN = 112, /* query mode: the answer could not be written */
+    STATUS_COMPANION_UNUSABLE = 113 /* rule 10.4: a launcher's interpreter is not one to start */
 };
 
 /* Rule 2.6: why a pyvenv.cfg found does not count; 0 when it does. */
@@ -86,6 +90,13 @@ enum {
 #define MAX_LINK_STEPS 40    /* rule 2.5: the same bound as the kernel's */
 #define MAX_NESTING 8        /* rule 3.3 */
 #define MAX_CFG_SIZE (1024 * 1024)
+
+/*
+ * Rule 10: a converted interpreter installation.  Its bin/pythonX.Y is a stub
+ * (a launcher) and the real interpreter lies beside it, hard-linked as
+ * ".pythonX.Y" COMPANION_SUFFIX: the launcher's companion.
+ */
+#define COMPANION_SUFFIX ".symlink-safe-real"
 
 /*
  * Every stub carries this string; a base interpreter that holds it is one of
@@ -1066,7 +1077,18 @@ static bool base_in_home(char *base, struct stat *st, const struct cfg_keys *key
         return true;
     if (join_path(base, keys->home, pypy ? "pypy3" : "python3") == STATUS_OK && is_executable_file(base, st))
         return true;
-    return join_path(base, keys->home, stem) == STATUS_OK && is_executable_file(base, st);
+    if (join_path(base, keys->home, stem) == STATUS_OK && is_executable_file(base, st))
+        return true;
+    /*
+     * PyPy's own venv writes no "implementation": where "home" holds no
+     * python at all, its pypy names are the interpreter (a PyPy installation
+     * converted by rule 10 has only those).  Never where a python is found.
+     */
+    if (pypy || !version || !versioned_name(name, sizeof name, "pypy", version))
+        return false;
+    if (join_path(base, keys->home, name) == STATUS_OK && is_executable_file(base, st))
+        return true;
+    return join_path(base, keys->home, "pypy3") == STATUS_OK && is_executable_file(base, st);
 }
 
 /*
@@ -1188,6 +1210,69 @@ static bool is_stub(const char *path, const struct stat *st, const struct stat *
 }
 
 /*
+ * Rule 10.1: the companion of the launcher whose resolved path is real: the
+ * file "." NAME COMPANION_SUFFIX in the same directory.  Returns 0 when there
+ * is none (the file is a stub, not a launcher), 1 when out holds a companion
+ * to start, or STATUS_COMPANION_UNUSABLE (rule 10.4) when one is there but is
+ * not an executable regular file, or is the running file itself.
+ */
+static int companion_of(char *out, const char *real, const struct stat *self)
+{
+    static char name[NAME_MAX + 1];
+    struct stat st;
+    const char *base = base_name(real);
+    size_t n = strlen(base);
+
+    if (n == 0 || 1 + n + sizeof COMPANION_SUFFIX > sizeof name)
+        return 0;
+    name[0] = '.';
+    memcpy(name + 1, base, n);
+    memcpy(name + 1 + n, COMPANION_SUFFIX, sizeof COMPANION_SUFFIX);
+    if (join_prefix(out, real, dir_length(real, strlen(real)), name) != STATUS_OK)
+        return 0;
+    if (lstat(out, &st) != 0)
+        return 0;
+    if (!S_ISREG(st.st_mode) || access(out, X_OK) != 0 || (self && same_file(&st, self)))
+        return fail(STATUS_COMPANION_UNUSABLE, 0, "the interpreter beside this launcher cannot be started: ", out);
+    trace("launcher; its interpreter is ", out, NULL, NULL);
+    return 1;
+}
+
+/* The running file's resolved path, from the kernel's record; false when /proc cannot say. */
+static bool running_path(char *out)
+{
+    ssize_t n = readlink("/proc/self/exe", out, PATH_MAX);
+    if (n <= 0 || n >= PATH_MAX)
+        return false;
+    out[n] = '\0';
+    return true;
+}
+
+/*
+ * Rule 10.2: is the base (a stub; st what stat() said of it) a launcher?  Then
+ * *base becomes its companion.  Returns 0 when it is not, 1 when it is, or a
+ * failure's status.
+ */
+static int launcher_base(const char **base, const struct stat *st, const struct stat *self)
+{
+    static char real[PATH_MAX], companion[PATH_MAX];
+    int found;
+
+    if (self && same_file(st, self)) {
+        if (!running_path(real))
+            return 0;
+    } else if (!realpath(*base, real)) {
+        return 0;
+    }
+    if ((found = companion_of(companion, real, self)) != 1)
+        return found;
+    record("launcher", real);
+    record("base", companion);
+    *base = companion;
+    return 1;
+}
+
+/*
  * From an invocation path to the base to run and the argv[0] to give it.  The
  * base may itself be a stub: "python -m venv nested" run from a stub
  * environment on 3.8-3.10 writes "home = env/bin".  Exec'ing it would start
@@ -1212,6 +1297,8 @@ static int decide(char *venv, const char **base, const char *invoked, const stru
             return status;
         if (!is_stub(*base, &base_st, self))
             return STATUS_OK;
+        if ((status = launcher_base(base, &base_st, self)) != 0)
+            return status == 1 ? STATUS_OK : status;
         if (depth == MAX_NESTING)
             return fail(STATUS_NESTING, 0, "environments nested more than 8 deep, at ", cfg);
         trace("the base is a stub, going on to its own environment: ", *base, NULL, NULL);
@@ -1246,7 +1333,7 @@ extern char **environ;
  */
 static int query(const char *path, const struct stat *self)
 {
-    static char invoked[PATH_MAX], venv[PATH_MAX], number[16];
+    static char invoked[PATH_MAX], venv[PATH_MAX], number[16], real[PATH_MAX], companion[PATH_MAX];
     const char *base;
     struct stat invoked_st;
     int status;
@@ -1259,6 +1346,17 @@ static int query(const char *path, const struct stat *self)
         status = stat_step(invoked, &invoked_st);
     if (status == STATUS_OK)
         status = decide(venv, &base, invoked, &invoked_st, self);
+    if (status != STATUS_OK && realpath(invoked, real)) {
+        /* Rule 10.3: a launcher that settles on no environment starts its companion. */
+        int found = companion_of(companion, real, self);
+        if (found == 1) {
+            record("launcher", real);
+            record("base", companion);
+            status = STATUS_OK;
+        } else if (found != 0) {
+            status = found;
+        }
+    }
     snprintf(number, sizeof number, "%d", status);
     record("status", number);
     if (status != STATUS_OK)
@@ -1304,6 +1402,22 @@ int main(int argc, char **argv)
     if (status == STATUS_OK)
         status = decide(venv, &base, invoked, &invoked_st, self);
     if (status != STATUS_OK) {
+        /*
+         * Rule 10.3: a launcher that settles on no environment (none found, or
+         * one it cannot take) starts its companion with argv unchanged, so the
+         * interpreter decides as it would have without the launcher.  Only on
+         * this failure path: an environment's stub pays nothing for it.
+         */
+        static char real[PATH_MAX], companion[PATH_MAX];
+        int found = running_path(real) ? companion_of(companion, real, self) : 0;
+        if (found == 1) {
+            trace("no environment settled on; exec ", companion, " with argv unchanged", NULL);
+            execve(companion, argv, environ);
+            fail(STATUS_EXEC_FAILED, errno, "cannot execute ", companion);
+            status = STATUS_EXEC_FAILED;
+        } else if (found != 0) {
+            status = found;
+        }
         fprintf(stderr, "%s: %s\n", PROGRAM, message.text);
         return status;
     }

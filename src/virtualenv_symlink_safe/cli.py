@@ -101,7 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("revert", "make each environment plain again: its interpreter names symlinks to the base interpreter"),
     ):
         command = commands.add_parser(name, parents=[common], help=summary, description=summary + ".")
-        command.add_argument("envs", nargs="+", type=Path, metavar="ENV", help="an environment's folder")
+        command.add_argument(
+            "envs",
+            nargs="+",
+            type=Path,
+            metavar="ENV",
+            help="an environment's folder, or an interpreter installation's",
+        )
         command.add_argument("-n", "--dry-run", action="store_true", help="say what would change, change nothing")
     explain = commands.add_parser(
         "explain",
@@ -149,6 +155,61 @@ def _run_envs(command: str, envs: list[Path], *, dry_run: bool, out: Output) -> 
     if unchanged:
         state = "already symlink-safe" if command == "convert" else "already plain"
         parts.append(f"{state}: {', '.join(str(o.plan.env.path) for o in unchanged)}")
+    if parts:
+        out.summary("; ".join(parts))
+    return status
+
+
+def _run_paths(command: str, paths: list[Path], *, dry_run: bool, out: Output) -> Status:
+    """Convert or revert each interpreter installation named (contract rule 10), then each environment."""
+    from .installation import is_installation  # noqa: PLC0415  # explain and check need none of it
+
+    installations = [path for path in paths if is_installation(path)]
+    envs = [path for path in paths if path not in installations]
+    status = _run_installations(command, installations, dry_run=dry_run, out=out) if installations else Status.OK
+    return (_run_envs(command, envs, dry_run=dry_run, out=out) if envs else Status.OK) or status
+
+
+def _run_installations(command: str, prefixes: list[Path], *, dry_run: bool, out: Output) -> Status:
+    from .installation import convert_installation, revert_installation  # noqa: PLC0415
+
+    act = convert_installation if command == "convert" else revert_installation
+    verb = {"convert": ("Converted", "Would convert"), "revert": ("Reverted", "Would revert")}[command]
+    changed: list[str] = []
+    unchanged: list[str] = []
+    status = Status.OK
+    for prefix in prefixes:
+        try:
+            outcome = act(prefix, dry_run=dry_run)
+        except CommandError as failure:
+            where = str(prefix.absolute())
+            out.error(str(failure) if str(failure).startswith(where) else f"{where}: {failure}")
+            status = status or failure.status
+            continue
+        except OSError as exception:
+            where = f" {exception.filename}" if exception.filename else ""
+            out.error(
+                f"{prefix.absolute()}: cannot read{where}: {exception.strerror or exception}; nothing was changed"
+            )
+            status = status or Status.FAILED
+            continue
+        plan = outcome.plan
+        becomes = "a launcher, the interpreter kept beside it" if command == "convert" else "the interpreter again"
+        for name, what in plan.changes.items():
+            out.detail(f"  bin/{name}: {what} -> {becomes}")
+        for name in plan.keep:
+            out.detail(f"  bin/{name}: {'a launcher' if command == 'convert' else 'the interpreter'} already")
+        (changed if plan.changed else unchanged).append(str(plan.prefix))
+        if plan.unknown:
+            names = "; ".join(f"bin/{name} is {what}" for name, what in plan.unknown.items())
+            out.warning(f"{plan.prefix}: left alone: {names}")
+            status = status or Status.UNKNOWN_NAMES
+    parts = []
+    if changed:
+        count = "1 installation" if len(changed) == 1 else f"{len(changed)} installations"
+        parts.append(f"{verb[dry_run]} {count}: {', '.join(changed)}")
+    if unchanged:
+        parts.append(f"{'already symlink-safe' if command == 'convert' else 'already plain'}: {', '.join(unchanged)}")
     if parts:
         out.summary("; ".join(parts))
     return status
@@ -212,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .check import run  # noqa: PLC0415  # convert and revert do not need it
 
             return run(args.folders, out)
-        return _run_envs(args.command, args.envs, dry_run=args.dry_run, out=out)
+        return _run_paths(args.command, args.envs, dry_run=args.dry_run, out=out)
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return Status.FAILED

@@ -91,6 +91,8 @@ class Plan:
         """The base interpreter the environment runs on once changed."""
         if self.base_override is not None:
             return self.base_override[0]
+        if self.decision.launcher is not None:  # contract rule 10.2: the environment's base as named is the launcher
+            return self.decision.launcher
         assert self.decision.base is not None  # noqa: S101  # a plan is made only from a decision with a base
         return self.decision.base
 

@@ -40,7 +40,7 @@ class Decision:
     invoked: Path
     """The invocation path, made absolute against the working directory, not resolved."""
     status: int
-    """0 when the stub would start ``base``; else its failure's own exit status, 101 to 111."""
+    """0 when the stub would start ``base``; else its failure's own exit status, 101 to 113."""
     message: str | None = None
     """The stub's one-line failure message (without the ``symlink-safe:`` prefix); ``None`` when ``status`` is 0."""
     environment: Path | None = None
@@ -60,6 +60,10 @@ class Decision:
     """Each stub met as a base on the way to the real one (rule 3.3), as ``pyvenv.cfg`` named it."""
     found_by: str | None = None
     """Which check of rule 2 found the environment: ``lexical`` (CPython finds it too) or ``physical``."""
+    launcher: Path | None = None
+    """The launcher of a converted interpreter installation met as the base, or as the end of a walk that found no
+    environment (contract rule 10), resolved; ``base`` is then its companion, the real interpreter. When the walk
+    settled on no environment (``key`` is ``None``), the companion is started with the arguments unchanged."""
 
     @property
     def decided(self) -> bool:
@@ -121,7 +125,7 @@ def _records(output: bytes) -> list[tuple[str, str]]:
 #: Records that belong to the environment's own walk: those of a stub met as a base (rule 3.3) are not kept.
 _OUTER = frozenset({"walk", "found-by", "environment", "cfg"})
 #: Records whose last value counts: the base is the last one named, after every stub met as a base.
-_LAST = frozenset({"invoked", "key", "base", "message"})
+_LAST = frozenset({"invoked", "key", "base", "message", "launcher"})
 
 
 @dataclass
@@ -174,6 +178,7 @@ class _Reader:
             ignored=tuple(self.ignored),
             nested=tuple(self.nested),
             found_by=fields.get("found-by"),
+            launcher=_path(fields.get("launcher")) if status == 0 else None,
         )
 
 

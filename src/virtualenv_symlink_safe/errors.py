@@ -39,6 +39,10 @@ class Status(IntEnum):
     """Changing the environment would write outside it: ``bin/`` or ``pyvenv.cfg`` is a link, or holds the base."""
     NOT_SYMLINK_SAFE = 12
     """``check``: an environment found is not symlink-safe."""
+    PACKAGE_MANAGED = 13
+    """``convert`` or ``revert`` of an installation: a file to change belongs to a package manager (dpkg, rpm)."""
+    NOT_YOURS = 14
+    """``convert`` or ``revert`` of an installation: it, or a file to change, belongs to another user."""
 
 
 class CommandError(Exception):
