@@ -131,7 +131,7 @@ def converted_target(prefix: Path) -> Target:
     return Target(exe, _version(exe), "converted")
 
 
-@pytest.mark.contract("10.1", "10.3")
+@pytest.mark.contract("rule 10.1", "rule 10.3")
 def test_converted_interpreter_keeps_its_identity(runner: Runner, prefix: Path) -> None:
     """Started by each of its names, by PATH and by a relative path: the same sys.*, sysconfig and tags as before."""
     exe = interpreter(prefix)
@@ -156,7 +156,7 @@ def test_converted_interpreter_keeps_its_identity(runner: Runner, prefix: Path) 
     assert after[0]["prefix"] == str(prefix)
 
 
-@pytest.mark.contract("10.2")
+@pytest.mark.contract("rule 10.2")
 @pytest.mark.parametrize("origin", ["venv", "virtualenv-symlinks", "uv", "symlink-safe", "uv-sync"])
 def test_environments_made_from_a_converted_interpreter_are_symlink_safe(
     runner: Runner, uv_environ: dict[str, str], prefix: Path, work: Path, origin: str
@@ -186,7 +186,7 @@ def test_environments_made_from_a_converted_interpreter_are_symlink_safe(
     assert direct["marker"] == str(venv.path)
 
 
-@pytest.mark.contract("10.2")
+@pytest.mark.contract("rule 10.2")
 @pytest.mark.parametrize("origin", ["venv", "symlink-safe"])
 def test_environments_made_before_the_conversion_become_symlink_safe(
     runner: Runner, uv_environ: dict[str, str], prefix: Path, work: Path, origin: str
@@ -203,7 +203,7 @@ def test_environments_made_before_the_conversion_become_symlink_safe(
     assert runner.probe(outside)["marker"] == str(venv.path)
 
 
-@pytest.mark.contract("10.1")
+@pytest.mark.contract("rule 10.1")
 def test_revert_restores_the_installation_byte_for_byte(runner: Runner, prefix: Path, work: Path) -> None:
     """revert renames each companion back: the very file, its inode, mode, times and bytes; nothing else is left."""
     before_bin, before_top = files(prefix / "bin"), files(prefix)
@@ -223,7 +223,7 @@ def test_revert_restores_the_installation_byte_for_byte(runner: Runner, prefix: 
     assert runner.probe(venv.python)["marker"] == str(venv.path)  # made while converted, plain again after
 
 
-@pytest.mark.contract("10.1")
+@pytest.mark.contract("rule 10.1")
 def test_a_second_conversion_changes_nothing(runner: Runner, prefix: Path) -> None:
     convert(runner, prefix)
     after = files(prefix / "bin")
@@ -234,7 +234,7 @@ def test_a_second_conversion_changes_nothing(runner: Runner, prefix: Path) -> No
     assert not (prefix / LOCK_NAME).exists()
 
 
-@pytest.mark.contract("10.1")
+@pytest.mark.contract("rule 10.1")
 def test_dry_run_changes_nothing(runner: Runner, prefix: Path) -> None:
     before = files(prefix / "bin"), files(prefix)
     result = command(runner, "convert", "--dry-run", prefix)
@@ -243,7 +243,7 @@ def test_dry_run_changes_nothing(runner: Runner, prefix: Path) -> None:
     assert (files(prefix / "bin"), files(prefix)) == before
 
 
-@pytest.mark.contract("10.3")
+@pytest.mark.contract("rule 10.3")
 def test_launcher_starts_the_interpreter_where_it_settles_on_no_environment(
     runner: Runner, prefix: Path, work: Path
 ) -> None:
@@ -262,7 +262,7 @@ def test_launcher_starts_the_interpreter_where_it_settles_on_no_environment(
     assert "symlink-safe" not in rejected.stderr
 
 
-@pytest.mark.contract("10.4")
+@pytest.mark.contract("rule 10.4")
 def test_launcher_whose_interpreter_cannot_start_fails_with_its_own_status(runner: Runner, prefix: Path) -> None:
     convert(runner, prefix)
     exe = interpreter(prefix)
@@ -273,7 +273,7 @@ def test_launcher_whose_interpreter_cannot_start_fails_with_its_own_status(runne
     assert result.stderr == (f"symlink-safe: the interpreter beside this launcher cannot be started: {companion}\n")
 
 
-@pytest.mark.contract("7.2", "10.2", "10.3")
+@pytest.mark.contract("rule 7.2", "rule 10.2", "rule 10.3")
 def test_query_mode_reports_the_launcher(runner: Runner, prefix: Path, work: Path) -> None:
     """The stub's decision names the launcher and its companion; the Python code asks it, never re-decides."""
     exe = interpreter(prefix)
@@ -287,7 +287,7 @@ def test_query_mode_reports_the_launcher(runner: Runner, prefix: Path, work: Pat
     assert through.environment == work / "env" / "bin" / "python"
 
 
-@pytest.mark.contract("10.5")
+@pytest.mark.contract("rule 10.5")
 def test_package_managers_files_are_refused(runner: Runner) -> None:
     """Debian's /usr/bin/python3.X is dpkg's: refused, with its package named, before anything is decided."""
     if (dpkg := shutil.which("dpkg-query")) is None:
@@ -303,7 +303,7 @@ def test_package_managers_files_are_refused(runner: Runner) -> None:
     assert result.stdout == ""
 
 
-@pytest.mark.contract("10.5")
+@pytest.mark.contract("rule 10.5")
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the installation to another user needs root")
 def test_another_users_installation_is_refused(runner: Runner, prefix: Path) -> None:
     os.chown(prefix / "bin", 54321, 54321)
@@ -315,7 +315,7 @@ def test_another_users_installation_is_refused(runner: Runner, prefix: Path) -> 
     assert files(prefix / "bin") == before
 
 
-@pytest.mark.contract("10.5")
+@pytest.mark.contract("rule 10.5")
 @pytest.mark.skipif(os.geteuid() != 0, reason="a read-only bind mount needs root")
 def test_read_only_installation_is_refused(runner: Runner, prefix: Path, work: Path) -> None:
     mounted = work / "mounted"
@@ -335,7 +335,7 @@ def test_read_only_installation_is_refused(runner: Runner, prefix: Path, work: P
         subprocess.run([umount, mounted], check=True)
 
 
-@pytest.mark.contract("10.1")
+@pytest.mark.contract("rule 10.1")
 def test_an_interrupted_conversion_leaves_a_working_interpreter_and_a_rerun_finishes(
     runner: Runner, prefix: Path
 ) -> None:
@@ -354,7 +354,7 @@ def test_an_interrupted_conversion_leaves_a_working_interpreter_and_a_rerun_fini
     assert runner.run([exe, "-c", "print(1)"], check=True).stdout == "1\n"
 
 
-@pytest.mark.contract("10.1")
+@pytest.mark.contract("rule 10.1")
 def test_killed_at_random_moments_the_interpreter_always_runs(runner: Runner, prefix: Path) -> None:
     exe = interpreter(prefix)
     rng = random.Random(21)  # noqa: S311  # timing, not secrets
@@ -376,7 +376,7 @@ def test_killed_at_random_moments_the_interpreter_always_runs(runner: Runner, pr
     assert runner.run([exe, "-c", "print(1)"], check=True).stdout == "1\n"
 
 
-@pytest.mark.contract("10.1")
+@pytest.mark.contract("rule 10.1")
 def test_concurrent_conversions_agree(runner: Runner, prefix: Path) -> None:
     processes = [
         subprocess.Popen(  # this interpreter, our own command
@@ -397,7 +397,7 @@ def test_concurrent_conversions_agree(runner: Runner, prefix: Path) -> None:
     assert runner.run([interpreter(prefix), "-c", "print(1)"], check=True).stdout == "1\n"
 
 
-@pytest.mark.contract("10.1")
+@pytest.mark.contract("rule 10.1")
 def test_an_interpreter_installed_again_over_its_launcher_is_taken_as_the_interpreter(
     runner: Runner, prefix: Path
 ) -> None:
@@ -424,7 +424,7 @@ def test_an_interpreter_installed_again_over_its_launcher_is_taken_as_the_interp
     assert runner.run([exe, "-c", "print(1)"], check=True).stdout == "1\n"
 
 
-@pytest.mark.contract("10.2")
+@pytest.mark.contract("rule 10.2")
 def test_check_convert_and_revert_of_an_environment_made_from_a_converted_interpreter(
     runner: Runner, prefix: Path, work: Path
 ) -> None:
@@ -446,7 +446,7 @@ def test_check_convert_and_revert_of_an_environment_made_from_a_converted_interp
     assert runner.probe(outside)["prefix"] == str(work / "env")
 
 
-@pytest.mark.contract("3.1", "10.2", "10.3")
+@pytest.mark.contract("rule 3.1", "rule 10.2", "rule 10.3")
 def test_a_copy_of_debians_pypy_converted(runner: Runner, work: Path) -> None:
     """Debian's PyPy laid out as an installation of its own: its file copied, its library linked; venv from it."""
     pypy = Path(os.path.realpath("/usr/bin/pypy3"))
@@ -485,7 +485,7 @@ def app_wheel(folder: Path) -> Path:
     return wheel
 
 
-@pytest.mark.contract("10.2")
+@pytest.mark.contract("rule 10.2")
 def test_pipx_environments_of_a_converted_interpreter_are_symlink_safe(
     runner: Runner, uv_environ: dict[str, str], prefix: Path, work: Path
 ) -> None:
