@@ -1,6 +1,6 @@
 """tox -e arch: every architecture the wheels claim, checked from this one x86_64 machine.
 
-Each architecture is checked in one of two depths (docs/reference/checks.rst, "Architectures", says which runs
+Each architecture is checked in one of two depths (docs/development/checks.rst, "Architectures", says which runs
 when, and why):
 
 * **end to end**: a Debian root of that architecture (``make-root.sh``: debootstrap, its second stage under
@@ -9,10 +9,13 @@ when, and why):
   files and its new files included), the host's CA bundle and ``resolv.conf``. There, with the root's own gcc,
   CMake, Ninja and ``python3``, the project is built and installed into a virtual environment, and the
   conformance core, the ELF, tags, 2038 and rule 1.3 tests run against that ``python3``; then
-  ``tests/wheel_smoke.py`` and the seed reproducer, ``pip install attrs`` from PyPI in a symlink-safe environment
-  run through a symlink.
-* **the stub**: the stub cross-compiled with Debian's cross gcc (``<triplet>-gcc``, static, as the manylinux
-  wheels link it), the creator's ELF check (rule 5) run on it against that architecture's real interpreter
+  ``tests/wheel_smoke.py`` and, natively only, the seed reproducer with ``pip install attrs`` from PyPI in a
+  symlink-safe environment run through a symlink (under emulation the pytest run's ``test_c4_seed_reproducer`` runs
+  it with a local wheel).
+* **the stub**: the stub cross-compiled as the wheels carry it (a static musl program by ``zig cc``, built with CMake
+  as a wheel build does) and as Debian's cross gcc links it (``<triplet>-gcc -static``: gcc's warnings on that ABI,
+  and the fallback of a source build without zig); for each, the creator's ELF check (rule 5) run on it against
+  that architecture's real interpreter
   (``python3.X`` from the archive's ``python3.X-minimal`` package, the chain of hashes from the archive's signed
   ``InRelease`` checked with ``gpgv``), and the stub run under qemu-user in an environment reached through a
   symlink, its trace showing that it believed ``argv[0]`` (rule 1.3), as on real hardware.
