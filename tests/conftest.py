@@ -56,6 +56,29 @@ print(json.dumps({
 
 #: Per-subprocess limit: an exec loop must show up as a failure, not a hang.
 RUN_TIMEOUT = 60
+
+
+def under_emulation() -> bool:
+    """Say whether this interpreter runs under qemu-user (tox -e arch's emulated roots).
+
+    There ``stat`` of ``/proc/self/exe`` describes the emulator, while the file it opens is the emulated program
+    (contract rule 1.3); on hardware both are the interpreter.
+    """
+    try:
+        fd = os.open("/proc/self/exe", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        opened = os.fstat(fd)
+    finally:
+        os.close(fd)
+    linked = Path("/proc/self/exe").stat()
+    return (opened.st_dev, opened.st_ino) != (linked.st_dev, linked.st_ino)
+
+
+#: How many times slower a Python program runs under qemu-user than on the hardware it emulates, for bounds that
+#: a whole Python program (pip, virtualenv) must meet: 1 on hardware.
+EMULATION_SLOWDOWN = 10 if under_emulation() else 1
 #: uv from the test group, beside the interpreter running the tests.
 UV = Path(sys.executable).parent / "uv"
 
@@ -395,6 +418,7 @@ class Runner:
         *,
         env: dict[str, str] | None = None,
         check: bool = False,
+        timeout: float = RUN_TIMEOUT,
         **kwargs: object,
     ) -> subprocess.CompletedProcess[str]:
         result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
@@ -402,7 +426,7 @@ class Runner:
             env=self.environ if env is None else env,
             capture_output=True,
             text=True,
-            timeout=RUN_TIMEOUT,
+            timeout=timeout,
             check=False,
             **kwargs,
         )

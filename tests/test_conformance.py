@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import RUN_TIMEOUT, Status, build_marker_wheel
+from conftest import EMULATION_SLOWDOWN, RUN_TIMEOUT, Status, build_marker_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,13 +95,16 @@ def test_link_to_the_interpreter_imports_what_pip_installed(runner: Runner, targ
         create += " venv >/dev/null"
     else:  # virtualenv's bundled seeder no longer ships pip for 3.8: the interpreter's own ensurepip does
         create += " --no-seed venv >/dev/null && venv/bin/python -m ensurepip --default-pip >/dev/null"
-    runner.run(["bash", "-c", create], cwd=work, check=True)
-    seed_reproducer(runner, work, f"venv/bin/python -m pip install --quiet --no-index '{wheel}'")
-    pip = runner.run([work / "venv" / "bin" / "pip", "--version"], check=True).stdout
+    # Seeding pip and running it are whole Python programs of seconds: under qemu-user (tox -e arch) they take ten
+    # times as long, and the bound scales with them (EMULATION_SLOWDOWN: 1 on hardware, so 60 s there)
+    bound = RUN_TIMEOUT * EMULATION_SLOWDOWN
+    runner.run(["bash", "-c", create], cwd=work, check=True, timeout=bound)
+    seed_reproducer(runner, work, f"venv/bin/python -m pip install --quiet --no-index '{wheel}'", timeout=bound)
+    pip = runner.run([work / "venv" / "bin" / "pip", "--version"], check=True, timeout=bound).stdout
     assert f"{work / 'venv'}" in pip, "C9: pip's console script did not run in the environment"
 
 
-def seed_reproducer(runner: Runner, work: Path, install: str) -> None:
+def seed_reproducer(runner: Runner, work: Path, install: str, timeout: float = RUN_TIMEOUT) -> None:
     """The seed note's reproducer on the environment ``work/venv``, its package put there by ``install``."""
     script = textwrap.dedent(f"""\
         set -e
@@ -113,7 +116,7 @@ def seed_reproducer(runner: Runner, work: Path, install: str) -> None:
           echo 'symlink:' && \\
           ./symlink -c 'import symlink_safe_probe; print(symlink_safe_probe.PREFIX)'
     """)
-    result = runner.run(["bash", "-c", script], cwd=work, check=True)
+    result = runner.run(["bash", "-c", script], cwd=work, check=True, timeout=timeout)
     assert result.stdout.splitlines() == ["in-place", "succeeded", "symlink:", str(work / "venv")]
 
 

@@ -167,6 +167,8 @@ static int tracing = -1;
  * base path relative to the caller's working directory.
  */
 static bool privileged;
+/* main()'s descriptor of /proc/self/exe, -1 when it could not be opened; closed before the exec. */
+static int self_fd = -1;
 
 static void add_text(struct line *l, const char *s)
 {
@@ -708,7 +710,21 @@ static int invocation_path(const char **out, struct stat *st, const char *argv0,
     if (!self)
         return fail(STATUS_NO_SELF, 0, "cannot tell which file is running; argv[0] is ",
                     argv0 ? argv0 : "(none)");
-    n = readlink("/proc/self/exe", kernel, sizeof kernel);
+    /*
+     * The kernel's path of the running file, read from the descriptor main()
+     * opened on /proc/self/exe where there is one: on hardware the same path
+     * as readlink("/proc/self/exe"); under qemu-user, which answers that
+     * readlink itself with realpath() of the path it was started by (failing
+     * as ENAMETOOLONG in a working directory deeper than PATH_MAX), the only
+     * one the kernel gives.
+     */
+    if (self_fd >= 0) {
+        char fd_link[32];
+        snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", self_fd);
+        n = readlink(fd_link, kernel, sizeof kernel);
+    } else {
+        n = readlink("/proc/self/exe", kernel, sizeof kernel);
+    }
     if (n < 0)
         return fail(status_for(errno, STATUS_NO_SELF), errno, "cannot read ", "/proc/self/exe");
     if ((size_t)n >= sizeof kernel)
@@ -1381,16 +1397,15 @@ int main(int argc, char **argv)
      * qemu-user, stat("/proc/self/exe") describes the emulator, while open()
      * of it is translated to the emulated program.  A stub its user may not
      * read (execute-only) cannot be opened; stat() then says what it can.
-     * No O_CLOEXEC: the descriptor is closed at once, and musl would pay a
-     * fcntl() for it.
+     * No O_CLOEXEC: the descriptor is closed once the invocation path is
+     * known (rule 1.3 may read the kernel's path through it), and musl would
+     * pay a fcntl() for it.
      */
-    int self_fd = open("/proc/self/exe", O_RDONLY);
-    const struct stat *self =
-        (self_fd >= 0 ? fstat(self_fd, &self_st) : stat("/proc/self/exe", &self_st)) == 0 ? &self_st : NULL;
+    const struct stat *self;
     int status;
 
-    if (self_fd >= 0)
-        close(self_fd);
+    self_fd = open("/proc/self/exe", O_RDONLY);
+    self = (self_fd >= 0 ? fstat(self_fd, &self_st) : stat("/proc/self/exe", &self_st)) == 0 ? &self_st : NULL;
     /* Set by the kernel at exec; reading it costs no system call. */
     privileged = getauxval(AT_SECURE) != 0;
 
@@ -1399,6 +1414,8 @@ int main(int argc, char **argv)
         return query(argv[2], self);
 
     status = invocation_path(&invoked, &invoked_st, argc > 0 ? argv[0] : NULL, self);
+    if (self_fd >= 0)
+        close(self_fd);
     if (status == STATUS_OK)
         status = decide(venv, &base, invoked, &invoked_st, self);
     if (status != STATUS_OK) {
