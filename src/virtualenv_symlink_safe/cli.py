@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from . import __version__
 from .errors import CommandError, Refused, Status
 
 if TYPE_CHECKING:
@@ -57,28 +58,6 @@ class Output:
         print(f"{self._paint(sys.stderr, 'warning', '1;33')}: {text}", file=sys.stderr)  # noqa: T201
 
 
-class _Version(argparse.Action):
-    """``--version``, reading the installed version only when asked.
-
-    ``importlib.metadata`` takes longer to import than the rest of a conversion.
-    """
-
-    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:  # noqa: A002  # argparse's own name
-        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,  # noqa: ARG002  # argparse's signature
-        values: object,  # noqa: ARG002
-        option_string: str | None = None,  # noqa: ARG002
-    ) -> None:
-        from . import __version__  # noqa: PLC0415  # only when asked
-
-        sys.stdout.write(f"{parser.prog} {__version__}\n")  # on standard output, as argparse's own version action
-        parser.exit()
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Build the command line's parser: the one definition of every option.
 
@@ -94,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make existing virtual environments survive a symlink to their interpreter, or explain one.",
         parents=[common],
     )
-    parser.add_argument("--version", action=_Version, help="show the version and exit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, summary in (
         ("convert", "make each environment symlink-safe: its interpreter names become the stub"),
