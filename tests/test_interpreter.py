@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import pwd
 import random
 import shutil
 import signal
@@ -31,7 +32,7 @@ from virtualenv_symlink_safe.decision import decide
 from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
 from virtualenv_symlink_safe.errors import Status as CommandStatus
 from virtualenv_symlink_safe.installation import companion_name
-from virtualenv_symlink_safe.stub import TEMPORARY_PREFIX
+from virtualenv_symlink_safe.stub import TEMPORARY_PREFIX, stub_resource
 
 if TYPE_CHECKING:
     from conftest import Runner
@@ -271,6 +272,37 @@ def test_launcher_whose_interpreter_cannot_start_fails_with_its_own_status(runne
     result = runner.run([exe, "-c", "pass"])
     assert result.returncode == Status.COMPANION_UNUSABLE
     assert result.stderr == (f"symlink-safe: the interpreter beside this launcher cannot be started: {companion}\n")
+
+
+@pytest.mark.contract("rule 10.1", "rule 2.6")
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's file needs root (chown)")
+def test_a_companion_another_user_planted_beside_a_stub_does_not_run(runner: Runner, work: Path) -> None:
+    """A stub copied into a shared sticky folder (``/tmp``-like, mode 1777) fails as a stub out of its environment
+    does (102): the companion name beside it, added there by another user, is passed over; the launcher's owner's
+    own file there is the companion."""
+    try:
+        stranger = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no 'nobody' account to plant a file as")
+    shared = work / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    stub = shared / "python3.12"
+    shutil.copy2(stub_resource(), stub)
+    ran = work / "ran"
+    planted = stub.with_name(companion_name(stub.name))
+    planted.write_text(f"#!/bin/sh\necho planted > {ran}\n")
+    planted.chmod(0o755)
+    os.chown(planted, stranger.pw_uid, stranger.pw_gid)
+
+    result = runner.run([stub, "-c", "pass"], env={**runner.environ, "SYMLINK_SAFE_TRACE": "1"})
+    assert result.returncode == Status.NO_ENV, result.stderr
+    assert not ran.exists(), "another user's file ran as the stub's companion"
+    assert f"ignored {planted} (rule 10.1): not owned by the launcher's owner" in result.stderr
+
+    os.chown(planted, 0, 0)  # the control: the stub's owner's own file there is its companion, and runs
+    assert runner.run([stub, "-c", "pass"]).returncode == 0
+    assert ran.read_text() == "planted\n"
 
 
 @pytest.mark.contract("rule 7.2", "rule 10.2", "rule 10.3")

@@ -1227,12 +1227,14 @@ static bool is_stub(const char *path, const struct stat *st, const struct stat *
 
 /*
  * Rule 10.1: the companion of the launcher whose resolved path is real: the
- * file "." NAME COMPANION_SUFFIX in the same directory.  Returns 0 when there
- * is none (the file is a stub, not a launcher), 1 when out holds a companion
- * to start, or STATUS_COMPANION_UNUSABLE (rule 10.4) when one is there but is
- * not an executable regular file, or is the running file itself.
+ * file "." NAME COMPANION_SUFFIX in the same directory, owned by the launcher's
+ * owner (convert makes both of one owner's files; another user may add a name
+ * to a shared sticky folder, never one of the launcher's owner).  Returns 0
+ * when there is none (the file is a stub, not a launcher), 1 when out holds a
+ * companion to start, or STATUS_COMPANION_UNUSABLE (rule 10.4) when one is
+ * there but is not an executable regular file, or is the running file itself.
  */
-static int companion_of(char *out, const char *real, const struct stat *self)
+static int companion_of(char *out, const char *real, uid_t owner, const struct stat *self)
 {
     static char name[NAME_MAX + 1];
     struct stat st;
@@ -1248,6 +1250,10 @@ static int companion_of(char *out, const char *real, const struct stat *self)
         return 0;
     if (lstat(out, &st) != 0)
         return 0;
+    if (st.st_uid != owner) {
+        trace("ignored ", out, " (rule 10.1): not owned by the launcher's owner", NULL);
+        return 0;
+    }
     if (!S_ISREG(st.st_mode) || access(out, X_OK) != 0 || (self && same_file(&st, self)))
         return fail(STATUS_COMPANION_UNUSABLE, 0, "the interpreter beside this launcher cannot be started: ", out);
     trace("launcher; its interpreter is ", out, NULL, NULL);
@@ -1280,7 +1286,7 @@ static int launcher_base(const char **base, const struct stat *st, const struct 
     } else if (!realpath(*base, real)) {
         return 0;
     }
-    if ((found = companion_of(companion, real, self)) != 1)
+    if ((found = companion_of(companion, real, st->st_uid, self)) != 1)
         return found;
     record("launcher", real);
     record("base", companion);
@@ -1351,7 +1357,7 @@ static int query(const char *path, const struct stat *self)
 {
     static char invoked[PATH_MAX], venv[PATH_MAX], number[16], real[PATH_MAX], companion[PATH_MAX];
     const char *base;
-    struct stat invoked_st;
+    struct stat invoked_st, real_st;
     int status;
 
     querying = true;
@@ -1362,9 +1368,9 @@ static int query(const char *path, const struct stat *self)
         status = stat_step(invoked, &invoked_st);
     if (status == STATUS_OK)
         status = decide(venv, &base, invoked, &invoked_st, self);
-    if (status != STATUS_OK && realpath(invoked, real)) {
+    if (status != STATUS_OK && realpath(invoked, real) && stat(real, &real_st) == 0) {
         /* Rule 10.3: a launcher that settles on no environment starts its companion. */
-        int found = companion_of(companion, real, self);
+        int found = companion_of(companion, real, real_st.st_uid, self);
         if (found == 1) {
             record("launcher", real);
             record("base", companion);
@@ -1426,7 +1432,7 @@ int main(int argc, char **argv)
          * this failure path: an environment's stub pays nothing for it.
          */
         static char real[PATH_MAX], companion[PATH_MAX];
-        int found = running_path(real) ? companion_of(companion, real, self) : 0;
+        int found = self && running_path(real) ? companion_of(companion, real, self->st_uid, self) : 0;
         if (found == 1) {
             trace("no environment settled on; exec ", companion, " with argv unchanged", NULL);
             execve(companion, argv, environ);
