@@ -542,3 +542,34 @@ def test_pipx_environments_of_a_converted_interpreter_are_symlink_safe(
     outside = work / "py"
     outside.symlink_to(venv / "bin" / "python")
     assert runner.run([outside, "-c", "import sys, symlink_safe_app; print(sys.prefix)"]).stdout == f"{venv}\n"
+
+
+@pytest.mark.contract("rule 10.2")
+def test_tox_uv_environments_of_a_converted_interpreter_are_symlink_safe(
+    runner: Runner, uv_environ: dict[str, str], prefix: Path, work: Path
+) -> None:
+    """tox with tox-uv (its environments made by ``uv venv``, never virtualenv) on the converted interpreter: a link to
+    the environment's python lands there. tox and tox-uv come from the index into a folder of the test's own, since
+    tox-uv in the test environment would take over the tox of tests/test_clients.py."""
+    convert(runner, prefix)
+    online = {k: v for k, v in uv_environ.items() if k != "UV_OFFLINE"}
+    runner.run([UV, "venv", "--python", sys.executable, work / "tools"], env=online, check=True)
+    tools = work / "tools" / "bin"
+    runner.run(
+        [UV, "pip", "install", "--python", tools / "python", "tox>=4.22", "tox-uv>=1.11"], env=online, check=True
+    )
+    project = work / "project"
+    project.mkdir()
+    (project / "tox.ini").write_text(
+        f"[tox]\nenv_list = try\n\n[testenv:try]\nbase_python = {interpreter(prefix)}\npackage = skip\n"
+        "commands = python -c 'import sys; print(sys.prefix)'\n"
+    )
+    env = {k: v for k, v in online.items() if not k.startswith(("TOX_", "VIRTUAL_ENV", "VIRTUALENV_"))}
+    ran = runner.run([tools / "tox", "run", "-e", "try", "-vv"], cwd=project, env=env, check=True)
+    venv = project / ".tox" / "try"
+    cfg = (venv / "pyvenv.cfg").read_text()
+    assert "\nuv = " in f"\n{cfg}", f"tox-uv did not make the environment: {ran.stdout}"
+    assert f"home = {prefix / 'bin'}\n" in cfg, cfg  # made from the converted installation
+    outside = work / "py"
+    outside.symlink_to(venv / "bin" / "python")
+    assert runner.probe(outside)["prefix"] == str(venv)
