@@ -137,9 +137,12 @@ def test_converted_interpreter_keeps_its_identity(runner: Runner, prefix: Path) 
     """Started by each of its names, by PATH and by a relative path: the same sys.*, sysconfig and tags as before."""
     exe = interpreter(prefix)
     on_path = {**runner.environ, "PATH": f"{prefix / 'bin'}{os.pathsep}{runner.environ['PATH']}"}
+    names: list[str | Path] = [
+        prefix / "bin" / name for name in ("python3", "python") if (prefix / "bin" / name).exists()
+    ]
     ways: list[tuple[list[str | Path], dict[str, object]]] = [
         ([exe], {}),
-        *(([prefix / "bin" / name], {}) for name in ("python3", "python") if (prefix / "bin" / name).exists()),
+        *(([name], {}) for name in names),
         (["python3"], {"env": on_path}),
         ([Path("bin") / exe.name], {"cwd": prefix}),
     ]

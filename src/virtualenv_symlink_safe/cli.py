@@ -12,17 +12,19 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from . import __version__
 from .errors import CommandError, Refused, Status
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from .convert import Outcome
 
 PROG = "virtualenv-symlink-safe"
+#: What converting or reverting one folder gives: an environment's outcome or an installation's.
+_Outcome = TypeVar("_Outcome")
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attempt(act: Callable[..., _Outcome], path: Path, *, dry_run: bool, out: Output) -> tuple[_Outcome | None, Status]:
+    """Convert or revert ``path``; when that fails, print its one line and give its status instead of an outcome."""
+    try:
+        return act(path, dry_run=dry_run), Status.OK
+    except CommandError as failure:
+        where = str(path.absolute())  # the folder as named, links unresolved
+        out.error(str(failure) if str(failure).startswith(where) else f"{where}: {failure}")
+        return None, failure.status
+    except OSError as exception:  # a file that changed or vanished while it was read
+        where = f" {exception.filename}" if exception.filename else ""
+        out.error(f"{path.absolute()}: cannot read{where}: {exception.strerror or exception}; nothing was changed")
+        return None, Status.FAILED
+
+
 def _run_envs(command: str, envs: list[Path], *, dry_run: bool, out: Output) -> Status:
     from .convert import convert, revert  # noqa: PLC0415  # explain needs neither
 
@@ -110,17 +126,9 @@ def _run_envs(command: str, envs: list[Path], *, dry_run: bool, out: Output) -> 
     unchanged: list[Outcome] = []
     status = Status.OK
     for env in envs:
-        try:
-            outcome = act(env, dry_run=dry_run)
-        except CommandError as failure:
-            where = str(env.absolute())  # the folder as named, links unresolved
-            out.error(str(failure) if str(failure).startswith(where) else f"{where}: {failure}")
-            status = status or failure.status
-            continue
-        except OSError as exception:  # a file that changed or vanished while it was read
-            where = f" {exception.filename}" if exception.filename else ""
-            out.error(f"{env.absolute()}: cannot read{where}: {exception.strerror or exception}; nothing was changed")
-            status = status or Status.FAILED
+        outcome, failed = _attempt(act, env, dry_run=dry_run, out=out)
+        if outcome is None:
+            status = status or failed
             continue
         if outcome.plan.changed:
             done.append(outcome)
@@ -158,19 +166,9 @@ def _run_installations(command: str, prefixes: list[Path], *, dry_run: bool, out
     unchanged: list[str] = []
     status = Status.OK
     for prefix in prefixes:
-        try:
-            outcome = act(prefix, dry_run=dry_run)
-        except CommandError as failure:
-            where = str(prefix.absolute())
-            out.error(str(failure) if str(failure).startswith(where) else f"{where}: {failure}")
-            status = status or failure.status
-            continue
-        except OSError as exception:
-            where = f" {exception.filename}" if exception.filename else ""
-            out.error(
-                f"{prefix.absolute()}: cannot read{where}: {exception.strerror or exception}; nothing was changed"
-            )
-            status = status or Status.FAILED
+        outcome, failed = _attempt(act, prefix, dry_run=dry_run, out=out)
+        if outcome is None:
+            status = status or failed
             continue
         plan = outcome.plan
         becomes = "a launcher, the interpreter kept beside it" if command == "convert" else "the interpreter again"
