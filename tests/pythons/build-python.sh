@@ -74,13 +74,16 @@ built() {
     local modules=zipfile,zlib
     [ "$libc" = glibc ] && modules=$modules,ssl
     [ -x "$exe" ] && [ -x "$prefix/bin/python3" ] || return 1
-    "$exe" - "$series" "$gil" "$modules" <<'CHECK' 2>/dev/null || return 1
-import importlib, sys, sysconfig
-series, gil, modules = sys.argv[1:]
+    "$exe" - "$series" "$gil" "$modules" "$prefix" <<'CHECK' 2>/dev/null || return 1
+import importlib, os, sys, sysconfig
+series, gil, modules, prefix = sys.argv[1:]
 for name in modules.split(","):
     importlib.import_module(name)
 assert "%d.%d" % sys.version_info[:2] == series
 assert bool(sysconfig.get_config_var("Py_GIL_DISABLED")) == (gil == "no")
+# built for this very folder: a tree copied from elsewhere still starts, but where CPython finds no landmark (a
+# pyvenv.cfg without home, a home of links only) it falls back to the prefix it was built for, gone with that folder
+assert os.path.realpath(sysconfig.get_config_var("prefix")) == prefix
 CHECK
     if [ "$libc" = musl ]; then
         LC_ALL=C readelf -l "$exe" 2>/dev/null | grep -q "interpreter: $musl_loader"
