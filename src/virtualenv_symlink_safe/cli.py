@@ -121,7 +121,6 @@ def _run_envs(command: str, envs: list[Path], *, dry_run: bool, out: Output) -> 
     from .convert import convert, revert  # noqa: PLC0415  # explain needs neither
 
     act = convert if command == "convert" else revert
-    verb = {"convert": ("Converted", "Would convert"), "revert": ("Reverted", "Would revert")}[command]
     done: list[Outcome] = []
     unchanged: list[Outcome] = []
     status = Status.OK
@@ -136,14 +135,9 @@ def _run_envs(command: str, envs: list[Path], *, dry_run: bool, out: Output) -> 
             unchanged.append(outcome)
         if not _report(outcome, out):
             status = status or Status.UNKNOWN_NAMES
-    parts = []
-    if done:
-        parts.append(f"{verb[dry_run]} {_count(done)}: {', '.join(str(o.plan.env.path) for o in done)}")
-    if unchanged:
-        state = "already symlink-safe" if command == "convert" else "already plain"
-        parts.append(f"{state}: {', '.join(str(o.plan.env.path) for o in unchanged)}")
-    if parts:
-        out.summary("; ".join(parts))
+    paths = [str(o.plan.env.path) for o in done], [str(o.plan.env.path) for o in unchanged]
+    if summary := _summary(command, "environment", *paths, dry_run=dry_run):
+        out.summary(summary)
     return status
 
 
@@ -161,7 +155,6 @@ def _run_installations(command: str, prefixes: list[Path], *, dry_run: bool, out
     from .installation import convert_installation, revert_installation  # noqa: PLC0415
 
     act = convert_installation if command == "convert" else revert_installation
-    verb = {"convert": ("Converted", "Would convert"), "revert": ("Reverted", "Would revert")}[command]
     changed: list[str] = []
     unchanged: list[str] = []
     status = Status.OK
@@ -181,15 +174,21 @@ def _run_installations(command: str, prefixes: list[Path], *, dry_run: bool, out
             names = "; ".join(f"bin/{name} is {what}" for name, what in plan.unknown.items())
             out.warning(f"{plan.prefix}: left alone: {names}")
             status = status or Status.UNKNOWN_NAMES
+    if summary := _summary(command, "installation", changed, unchanged, dry_run=dry_run):
+        out.summary(summary)
+    return status
+
+
+def _summary(command: str, kind: str, changed: list[str], unchanged: list[str], *, dry_run: bool) -> str:
+    """Give the one summary line of a ``convert`` or ``revert`` run over folders of one ``kind``; empty for none."""
     parts = []
     if changed:
-        count = "1 installation" if len(changed) == 1 else f"{len(changed)} installations"
-        parts.append(f"{verb[dry_run]} {count}: {', '.join(changed)}")
+        verb = {"convert": ("Converted", "Would convert"), "revert": ("Reverted", "Would revert")}[command][dry_run]
+        count = f"1 {kind}" if len(changed) == 1 else f"{len(changed)} {kind}s"
+        parts.append(f"{verb} {count}: {', '.join(changed)}")
     if unchanged:
         parts.append(f"{'already symlink-safe' if command == 'convert' else 'already plain'}: {', '.join(unchanged)}")
-    if parts:
-        out.summary("; ".join(parts))
-    return status
+    return "; ".join(parts)
 
 
 def _report(outcome: Outcome, out: Output) -> bool:
@@ -209,10 +208,6 @@ def _report(outcome: Outcome, out: Output) -> bool:
         names = "; ".join(f"bin/{name} is {what}" for name, what in plan.unknown.items())
         out.warning(f"{plan.env.path}: left alone: {names}")
     return not plan.unknown
-
-
-def _count(outcomes: list[Outcome]) -> str:
-    return "1 environment" if len(outcomes) == 1 else f"{len(outcomes)} environments"
 
 
 def _run_explain(path: str, out: Output) -> int:
