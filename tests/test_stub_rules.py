@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -178,6 +179,29 @@ def test_base_path_too_long(runner: Runner, target: Target, work: Path) -> None:
     point_base_at(venv, "/" + "b" * os.pathconf("/", "PC_PATH_MAX"))
     result = runner.run([venv.python, "-c", "pass"])
     assert_one_line_failure(result, Status.PATH_TOO_LONG, "path too long: /bbb")
+
+
+@pytest.mark.contract("rule 2.5")
+def test_a_walk_looks_in_each_folder_once(runner: Runner, target: Target, work: Path) -> None:
+    """A chain within one plain folder: its pyvenv.cfg places are opened once, its path resolved once, not per step."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed (.ci/run installs it)")
+    venv = runner.create(target, work / "env")
+    links = work / "links"
+    links.mkdir()
+    (links / "b").symlink_to(venv.python)
+    (links / "a").symlink_to("b")  # a -> b -> env/bin/python: three steps, the first two in one folder
+    trace = work / "trace"
+    calls = "trace=open,openat,readlink,execve"
+    result = runner.run([strace, "-o", trace, "-e", calls, links / "a", "-c", "import sys; print(sys.prefix)"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(venv.path)
+    # the stub's own calls: those before the execve of the interpreter (the trace's second line to name execve)
+    calls = trace.read_text().split("\nexecve(", 1)[0]
+    cfg_opens = re.findall(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]*pyvenv\.cfg)"', calls)
+    assert sorted(cfg_opens) == sorted([str(work / "pyvenv.cfg"), str(links / "pyvenv.cfg"), str(venv.cfg)]), calls
+    assert len(re.findall(rf'readlink\("{re.escape(str(links))}",', calls)) == 1, calls
 
 
 # E6: a working directory nested deeper than PATH_MAX.
