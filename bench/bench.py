@@ -3,7 +3,8 @@
 Start-up: ``python -c pass`` and ``python -S -I -c pass`` through the stub, through a plain symlink environment
 (``cpython3-posix``, the baseline), through a ``--copies`` environment, and through a no-op ``execve`` trampoline
 (``trampoline.c``, compiled here at run time as a static musl program, the quickest to start) that is the floor of
-any launcher; the stub is also compared with the trampoline round by round. The stub is the installed one, or the one
+any launcher (``--floor-linkage dynamic`` links it against the loader instead: the floor of the musllinux stub); the
+stub is also compared with the trampoline round by round. The stub is the installed one, or the one
 ``--stub`` names (e.g. taken out of a repaired manylinux wheel), so the figure is that of the artifact users get.
 Launcher: the stub and the trampoline in front of a program that does nothing (``noop.c``), against that program
 started directly, which gives the stub's own work in microseconds without an interpreter's start-up noise around it.
@@ -71,9 +72,12 @@ class Context:
     app_data: Path
     """virtualenv's app-data folder, so seed wheels are extracted once."""
     cc: list[str]
-    """The C compiler command for the trampoline and the no-op program, each linked statically."""
+    """The C compiler command for the trampoline and the no-op program."""
     stub: Path | None = None
     """The stub to measure in place of the installed one, ``None`` for the installed one."""
+    static: bool = True
+    """Link the trampoline and the no-op program statically; else against the C library's loader, as rule 5 makes the
+    musllinux stub."""
 
 
 @dataclass
@@ -162,8 +166,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="rounds of a converted interpreter (convert PREFIX) against the same one unconverted, 0 to skip",
     )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
+    parser.add_argument("--cc", help="C compiler for the trampoline and no-op program (default: musl-gcc, else zig cc)")
     parser.add_argument(
-        "--cc", help="C compiler for the trampoline and no-op program, linked -static (default: musl-gcc, else zig cc)"
+        "--floor-linkage",
+        choices=("static", "dynamic"),
+        default="static",
+        help="link the trampoline and no-op program statically (the floor), or against the C library's loader as the"
+        " musllinux stub must be (rule 5; with musl-gcc, musl's loader)",
     )
     parser.add_argument(
         "--stub", type=Path, help="the stub to measure instead of the installed one, e.g. taken out of a wheel"
@@ -377,23 +386,25 @@ def floor_compiler(cc: str | None) -> list[str]:
     return [zig, "cc", "-target", f"{ZIG_ARCH.get(machine, machine)}-linux-musl{abi}"]
 
 
-def compile_static(cc: list[str], source: str, out: Path, macros: Sequence[str] = ()) -> None:
-    """Compile one of the benchmark's C programs, linked statically.
+def compile_program(context: Context, source: str, out: Path, macros: Sequence[str] = ()) -> None:
+    """Compile one of the benchmark's C programs, linked as ``--floor-linkage`` says.
 
-    :param cc: the compiler command
+    :param context: what every run shares: the compiler and the linkage
     :param source: the file's name in the benchmark's folder
     :param out: the executable to write
     :param macros: ``-D`` options
 
     """
-    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-s", "-static"]
-    subprocess.run([*cc, *flags, *macros, "-o", str(out), str(HERE / source)], check=True)
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-s"]
+    if context.static:
+        flags.append("-static")
+    subprocess.run([*context.cc, *flags, *macros, "-o", str(out), str(HERE / source)], check=True)
 
 
-def compile_trampoline(cc: list[str], base: str, argv0: str, out: Path) -> None:
-    """Compile the no-op trampoline for one base, linked statically.
+def compile_trampoline(context: Context, base: str, argv0: str, out: Path) -> None:
+    """Compile the no-op trampoline for one base.
 
-    :param cc: the compiler command
+    :param context: what every run shares: the compiler and the linkage
     :param base: the program it execs
     :param argv0: the ``argv[0]`` it passes, inside the stub environment
     :param out: the executable to write
@@ -401,7 +412,7 @@ def compile_trampoline(cc: list[str], base: str, argv0: str, out: Path) -> None:
     """
     # json.dumps escapes quotes and backslashes as a C string literal wants them.
     macros = [f"-DBASE={json.dumps(base, ensure_ascii=False)}", f"-DARGV0={json.dumps(argv0, ensure_ascii=False)}"]
-    compile_static(cc, "trampoline.c", out, macros)
+    compile_program(context, "trampoline.c", out, macros)
 
 
 def put_stub(context: Context, env: Path) -> None:
@@ -461,7 +472,7 @@ def measure_startup(
     put_stub(context, envs["stub"])
     trampoline = work / "trampoline"
     compile_trampoline(
-        context.cc, base_of(envs["stub"], interpreter.exe), str(envs["stub"] / "bin" / "python"), trampoline
+        context, base_of(envs["stub"], interpreter.exe), str(envs["stub"] / "bin" / "python"), trampoline
     )
     programs = {name: str(dest / "bin" / "python") for name, dest in envs.items()}
     programs["trampoline"] = str(trampoline)
@@ -514,7 +525,7 @@ def measure_launcher(context: Context, work: Path, *, rounds: int, warmup: int) 
     """
     noop, trampoline, env = work / "noop", work / "trampoline", work / "env"
     work.mkdir(parents=True)
-    compile_static(context.cc, "noop.c", noop)
+    compile_program(context, "noop.c", noop)
     subprocess.run(
         virtualenv("--no-seed", "--creator", "symlink-safe", str(env), app_data=context.app_data),
         env=context.env,
@@ -524,7 +535,7 @@ def measure_launcher(context: Context, work: Path, *, rounds: int, warmup: int) 
     put_stub(context, env)
     cfg = env / "pyvenv.cfg"
     cfg.write_text(f"base-executable = {noop}\n{cfg.read_text()}")
-    compile_trampoline(context.cc, str(noop), str(env / "bin" / "python"), trampoline)
+    compile_trampoline(context, str(noop), str(env / "bin" / "python"), trampoline)
     run = {"direct": [str(noop)], "trampoline": [str(trampoline)], "stub": [str(env / "bin" / "python")]}
     times = paired(run, rounds, warmup, context.env)
     own = per_round(times, "trampoline", extra_microseconds)["stub"]
@@ -862,7 +873,8 @@ def run(args: argparse.Namespace) -> int:
         config = work / "virtualenv.ini"
         config.write_text("")
         stub = args.stub.resolve() if args.stub else None
-        context = Context(clean_environ(config), work / "app-data", floor_compiler(args.cc), stub)
+        static = args.floor_linkage == "static"
+        context = Context(clean_environ(config), work / "app-data", floor_compiler(args.cc), stub, static)
         started = machine()
         startup: list[StartupResult] = []
         creation: list[CreationResult] = []

@@ -7,6 +7,8 @@ import importlib.util
 import json
 import math
 import random
+import re
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -278,3 +280,23 @@ def test_bench_converted_interpreter_ratio(runner: Runner, tmp_path: Path) -> No
     assert len(ways) == 3
     for spreads in ways.values():
         assert_spread(spreads["ratio"], 3)
+
+
+@pytest.mark.parametrize(("linkage", "says"), [("static", "statically linked"), ("dynamic", "loader")])
+def test_bench_links_the_floor_as_asked(runner: Runner, tmp_path: Path, linkage: str, says: str) -> None:
+    """``--floor-linkage dynamic`` links the trampoline and no-op program against the loader: the musllinux floor."""
+    from virtualenv_symlink_safe.elf import read_header  # noqa: PLC0415
+
+    zero = ["--creation-rounds", "0", "--seeded-rounds", "0", "--convert-rounds", "0", "--interpreter-rounds", "0"]
+    args = ["--python", str(targets()[0].exe), "--rounds", "1", "--launcher-rounds", "1", "--warmup", "0", *zero]
+    out = tmp_path / "results.json"
+    result = runner.run([sys.executable, BENCH, *args, "--floor-linkage", linkage, "--keep", "--json", out], check=True)
+    kept = Path(re.search(r"environments kept in (.+)", result.stderr)[1])  # type: ignore[index]
+    try:
+        programs = [kept / "launcher" / "noop", kept / "launcher" / "trampoline", *kept.glob("*/startup-1/trampoline")]
+        assert len(programs) == 3
+        for program in programs:
+            assert says in read_header(program).describe(), program
+        assert json.loads(out.read_text())["settings"]["floor_linkage"] == linkage
+    finally:
+        shutil.rmtree(kept)
