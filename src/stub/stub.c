@@ -145,8 +145,8 @@ static char cfg_text[MAX_CFG_SIZE + 1];
 #define MESSAGE_SIZE (8 * PATH_MAX + 512)
 
 struct line {
+    size_t len; /* first: a short line then touches one page of memory, not two */
     char text[MESSAGE_SIZE];
-    size_t len;
 };
 
 static struct line message; /* the failure to report, if any */
@@ -955,31 +955,10 @@ static int no_env(const char *path, const char *real_dir)
     return msg_end(STATUS_NO_ENV, 0);
 }
 
-/*
- * Rule 2.5: the folders this walk has looked in and found no environment in.
- * The physical check of a folder reached through no link is the lexical check
- * again, and a link within bin/ (python3 -> python3.12) leads back to the
- * folder just looked in: the same entries would be read again, so each folder
- * is looked in once per walk.  A converted interpreter (rule 10) started by
- * its own link makes 18 system calls instead of 26 this way.
- */
-#define LOOKED 4
-static char looked[LOOKED][PATH_MAX];
-static unsigned int looked_count;
-
-/* Has this walk looked in the first d bytes of dir already?  If not, note it as looked in from now. */
-static bool looked_in(const char *dir, size_t d)
+/* Are the first d bytes of a the whole of b? */
+static bool same_text(const char *a, size_t d, const char *b)
 {
-    unsigned int i;
-    char *slot;
-
-    for (i = 0; i < looked_count && i < LOOKED; i++)
-        if (strncmp(looked[i], dir, d) == 0 && looked[i][d] == '\0')
-            return true;
-    slot = looked[looked_count++ % LOOKED];
-    memcpy(slot, dir, d);
-    slot[d] = '\0';
-    return false;
+    return strncmp(a, b, d) == 0 && b[d] == '\0';
 }
 
 /*
@@ -991,17 +970,16 @@ static bool looked_in(const char *dir, size_t d)
  */
 static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *start, const struct stat *start_st)
 {
-    static char walk[PATH_MAX], dir[PATH_MAX], resolved[PATH_MAX], real[PATH_MAX], target[PATH_MAX];
+    static char walk[PATH_MAX], dir[PATH_MAX], real[PATH_MAX], target[PATH_MAX];
     const char *p = start;
     struct stat st_p = *start_st, st_lex;
     int step, status;
     size_t d;
 
     untrusted_seen = false;
-    looked_count = 0;
-    resolved[0] = '\0';
     for (step = 0; step <= MAX_LINK_STEPS; step++) {
         ssize_t n;
+        bool lexical_looked = false;
 
         trace("walk: ", p, NULL, NULL);
         record("walk", p);
@@ -1011,14 +989,19 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
         /*
          * 2.1: what CPython itself would decide if started as the lexical
          * form, built in venv, where it stays if it is the answer.
+         *
+         * Rule 2.5: each folder is looked in once.  After the first step real
+         * holds the folder the step before looked in (or skipped as the same
+         * as the one it did look in), which a link to a name beside itself
+         * (python3 -> python3.12) leads straight back to.
          */
         if ((status = lexical_normalize(venv, p)) != STATUS_OK)
             return status;
-        /* Most often the lexical form is p itself: no need to ask the kernel twice. */
         d = dir_length(venv, strlen(venv));
-        if ((strcmp(venv, p) == 0 || (stat(venv, &st_lex) == 0 && same_file(&st_p, &st_lex))) &&
-            !looked_in(venv, d)) {
-            if (find_cfg(cfg, cfg_st, venv, d)) {
+        /* Most often the lexical form is p itself: no need to ask the kernel twice. */
+        if (strcmp(venv, p) == 0 || (stat(venv, &st_lex) == 0 && same_file(&st_p, &st_lex))) {
+            lexical_looked = true;
+            if (!(step > 0 && same_text(venv, d, real)) && find_cfg(cfg, cfg_st, venv, d)) {
                 trace("lexical check found ", cfg, "; argv[0] becomes ", venv);
                 record("found-by", "lexical");
                 record("environment", venv);
@@ -1028,23 +1011,24 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
         }
 
         /*
-         * 2.2: a symlinked directory on the way, e.g. ~/tools -> env/bin.  The
-         * folder of the step before (a link within it) resolves as it did then.
+         * 2.2: a symlinked directory on the way, e.g. ~/tools -> env/bin.  A
+         * step whose folder is the real one the step before resolved (a link
+         * to a name beside itself) resolves as it did then, and was looked in.
          */
-        dir_name(dir, p);
-        if (strcmp(dir, resolved) != 0) {
+        if (!(step > 0 && same_text(p, dir_length(p, strlen(p)), real))) {
+            dir_name(dir, p);
             if (!realpath(dir, real))
                 return fail(status_for(errno, STATUS_NO_ENV), errno, "cannot resolve directory ", dir);
-            memcpy(resolved, dir, strlen(dir) + 1);
-        }
-        if (!looked_in(real, strlen(real)) && find_cfg(cfg, cfg_st, real, strlen(real))) {
-            if ((status = join_path(venv, real, base_name(p))) != STATUS_OK)
-                return status;
-            trace("physical check found ", cfg, "; argv[0] becomes ", venv);
-            record("found-by", "physical");
-            record("environment", venv);
-            record("cfg", cfg);
-            return STATUS_OK;
+            /* A folder reached through no link: the lexical check looked there already. */
+            if (!(lexical_looked && same_text(venv, d, real)) && find_cfg(cfg, cfg_st, real, strlen(real))) {
+                if ((status = join_path(venv, real, base_name(p))) != STATUS_OK)
+                    return status;
+                trace("physical check found ", cfg, "; argv[0] becomes ", venv);
+                record("found-by", "physical");
+                record("environment", venv);
+                record("cfg", cfg);
+                return STATUS_OK;
+            }
         }
 
         /* 2.3: follow one link, relative to the link's real directory. */
@@ -1467,10 +1451,11 @@ int main(int argc, char **argv)
          * Rule 10.3: a launcher that settles on no environment (none found, or
          * one it cannot take) starts its companion with argv unchanged, so the
          * interpreter decides as it would have without the launcher.  Only on
-         * this failure path: an environment's stub pays nothing for it.
+         * this failure path: an environment's stub pays nothing for it.  venv
+         * is free now and holds the running file's path (one page less to touch).
          */
-        static char real[PATH_MAX], companion[PATH_MAX];
-        int found = self && running_path(real) ? companion_of(companion, real, self->st_uid, self) : 0;
+        static char companion[PATH_MAX];
+        int found = self && running_path(venv) ? companion_of(companion, venv, self->st_uid, self) : 0;
         if (found == 1) {
             trace("no environment settled on; exec ", companion, " with argv unchanged", NULL);
             execve(companion, argv, environ);
