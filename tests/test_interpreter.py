@@ -321,6 +321,26 @@ def test_query_mode_reports_the_launcher(runner: Runner, prefix: Path, work: Pat
     assert through.environment == work / "env" / "bin" / "python"
 
 
+@pytest.mark.contract("rule 10.2", "rule 10.3")
+def test_explain_names_the_launcher_and_its_interpreter(runner: Runner, prefix: Path, work: Path) -> None:
+    """``explain`` says when a converted interpreter's launcher decided, and which real interpreter it starts."""
+    exe = interpreter(prefix)
+    convert(runner, prefix)
+    companion = exe.with_name(companion_name(exe.name))
+    direct = command(runner, "explain", "-v", prefix / "bin" / "python3")
+    assert direct.returncode == 0, direct.stderr
+    assert f"{exe} is the launcher of a converted interpreter (contract rule 10)" in direct.stdout
+    assert f"started its interpreter {companion} with the arguments unchanged" in direct.stdout
+    assert f"decision: launcher {exe}\ndecision: base {companion} (the launcher's interpreter)" in direct.stdout
+    runner.run([exe, "-m", "venv", "--without-pip", work / "env"], check=True)
+    (work / "py").symlink_to(work / "env" / "bin" / "python")
+    through = command(runner, "explain", work / "py")
+    assert through.returncode == 0, through.stderr
+    assert f"So the environment is {work / 'env'}" in through.stdout
+    assert f"The base interpreter {exe} comes from '" in through.stdout
+    assert f"the stub starts its interpreter {companion} in its place" in through.stdout
+
+
 @pytest.mark.contract("rule 10.5")
 def test_package_managers_files_are_refused(runner: Runner) -> None:
     """Debian's /usr/bin/python3.X is dpkg's: refused, with its package named, before anything is decided."""

@@ -92,6 +92,12 @@ def _stub_story(decision: Decision) -> Iterator[str]:
     for cfg, why in decision.ignored:
         yield f"The stub passed over {cfg}: {why} (contract rule 2.6)."
     if decision.cfg is None or decision.environment is None:
+        if decision.launcher is not None and decision.base is not None:
+            yield (
+                f"{decision.launcher} is the launcher of a converted interpreter (contract rule 10): it found no "
+                f"environment, so it started its interpreter {decision.base} with the arguments unchanged, as if "
+                "that had been started directly."
+            )
         return
     followed = f" followed {len(links)} link(s) ({' -> '.join(map(str, [invoked, *links]))}) and" if links else ""
     check = (
@@ -105,7 +111,13 @@ def _stub_story(decision: Decision) -> Iterator[str]:
         yield f"That base is itself a stub, so the stub went on to its own environment: {stub}."
     if decision.base is not None:
         where = "the last pyvenv.cfg" if decision.nested else "that pyvenv.cfg"
-        yield f"The base interpreter {decision.base} comes from '{decision.key}' in {where}."
+        named = decision.base if decision.launcher is None else decision.launcher
+        yield f"The base interpreter {named} comes from '{decision.key}' in {where}."
+        if decision.launcher is not None:
+            yield (
+                f"That is the launcher of a converted interpreter (contract rule 10), so the stub starts its "
+                f"interpreter {decision.base} in its place."
+            )
         yield (
             f"It started {decision.base} with argv[0] {decision.environment}: the interpreter runs as the environment, "
             "and so does a symlink to it from anywhere."
@@ -142,8 +154,11 @@ def _detail(decision: Decision) -> Iterator[str]:
     if decision.cfg is not None:
         yield f"decision: {decision.found_by} check found {decision.cfg}; argv[0] becomes {decision.environment}"
     yield from (f"decision: the base is a stub {stub}" for stub in decision.nested)
+    if decision.launcher is not None:
+        yield f"decision: launcher {decision.launcher}"
     if decision.base is not None:
-        yield f"decision: base {decision.base} (from '{decision.key}')"
+        origin = f"from '{decision.key}'" if decision.key else "the launcher's interpreter"
+        yield f"decision: base {decision.base} ({origin})"
     yield f"decision: status {decision.status}" + (f": {decision.message}" if decision.message else "")
 
 
