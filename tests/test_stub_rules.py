@@ -193,8 +193,8 @@ def test_a_walk_looks_in_each_folder_once(runner: Runner, target: Target, work: 
     (links / "b").symlink_to(venv.python)
     (links / "a").symlink_to("b")  # a -> b -> env/bin/python: three steps, the first two in one folder
     trace = work / "trace"
-    calls = "trace=open,openat,readlink,execve"
-    result = runner.run([strace, "-o", trace, "-e", calls, links / "a", "-c", "import sys; print(sys.prefix)"])
+    traced = "trace=open,openat,readlink,execve"
+    result = runner.run([strace, "-o", trace, "-e", traced, links / "a", "-c", "import sys; print(sys.prefix)"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(venv.path)
     # the stub's own calls: those before the execve of the interpreter (the trace's second line to name execve)

@@ -135,8 +135,9 @@ def _run_envs(command: str, envs: list[Path], *, dry_run: bool, out: Output) -> 
             unchanged.append(outcome)
         if not _report(outcome, out):
             status = status or Status.UNKNOWN_NAMES
-    paths = [str(o.plan.env.path) for o in done], [str(o.plan.env.path) for o in unchanged]
-    if summary := _summary(command, "environment", *paths, dry_run=dry_run):
+    changed = [str(o.plan.env.path) for o in done]
+    already = [str(o.plan.env.path) for o in unchanged]
+    if summary := _summary(command, "environment", changed, already, dry_run=dry_run):
         out.summary(summary)
     return status
 

@@ -111,7 +111,7 @@ def _stub_story(decision: Decision) -> Iterator[str]:
         yield f"That base is itself a stub, so the stub went on to its own environment: {stub}."
     if decision.base is not None:
         where = "the last pyvenv.cfg" if decision.nested else "that pyvenv.cfg"
-        named = decision.base if decision.launcher is None else decision.launcher
+        named = decision.launcher or decision.base
         yield f"The base interpreter {named} comes from '{decision.key}' in {where}."
         if decision.launcher is not None:
             yield (
