@@ -58,6 +58,21 @@ print(json.dumps({
 RUN_TIMEOUT = 60
 
 
+def strace_or_skip() -> str:
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed (.ci/run installs it)")
+    return strace
+
+
+def calls_after(trace: str, executed: Path) -> str:
+    """What ``strace -f`` saw after the ``execve`` of ``executed`` that succeeded, up to the next ``execve``."""
+    lines = trace.splitlines()
+    start = next(i for i, line in enumerate(lines) if f'execve("{executed}",' in line and line.endswith("= 0"))
+    end = next((i for i in range(start + 1, len(lines)) if "execve(" in lines[i]), len(lines))
+    return "\n".join(lines[start + 1 : end])
+
+
 def under_emulation() -> bool:
     """Say whether this interpreter runs under qemu-user (tox -e arch's emulated roots).
 

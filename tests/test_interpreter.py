@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import PROBE, UV, Status, Target, Venv
+from conftest import PROBE, UV, Status, Target, Venv, calls_after, strace_or_skip
 from test_convert import make
 from virtualenv_symlink_safe.creation import LOCK_NAME
 from virtualenv_symlink_safe.decision import decide
@@ -263,6 +263,29 @@ def test_launcher_starts_the_interpreter_where_it_settles_on_no_environment(
     rejected = runner.run([exe, "--no-such-option"])
     assert rejected.returncode == 2
     assert "symlink-safe" not in rejected.stderr
+
+
+@pytest.mark.contract("rule 10.3")
+def test_a_launcher_knows_itself_from_its_walk(runner: Runner, prefix: Path, work: Path) -> None:
+    """Started by its name, its own link or an outside one, the launcher finds its interpreter with no look into /proc.
+
+    The walk that found no environment ended at the launcher itself, its folder resolved: that is the running file's
+    path, which the kernel's record would only repeat, at the cost of a fresh process's first look into /proc.
+    """
+    strace = strace_or_skip()
+    convert(runner, prefix)
+    exe = interpreter(prefix)
+    tools = work / "tools"
+    tools.mkdir()
+    (tools / "py").symlink_to(prefix / "bin" / "python3")
+    companion = exe.with_name(companion_name(exe.name))
+    for started in (exe, prefix / "bin" / "python3", tools / "py"):
+        trace = work / "trace"
+        result = runner.run([strace, "-f", "-o", trace, "-e", "trace=execve,open,openat,readlink", started, "-V"])
+        assert result.returncode == 0, result.stderr
+        calls = calls_after(trace.read_text(), started)
+        assert f'execve("{companion}", ' in trace.read_text(), started
+        assert "/proc/self/exe" not in calls, (started, calls)
 
 
 @pytest.mark.contract("rule 10.4")

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import PROBE, RUN_TIMEOUT, Status, newest
+from conftest import PROBE, RUN_TIMEOUT, Status, calls_after, newest, strace_or_skip
 from virtualenv_symlink_safe.environment import STUB_HEAD, STUB_MARKER
 
 if TYPE_CHECKING:
@@ -184,9 +183,7 @@ def test_base_path_too_long(runner: Runner, target: Target, work: Path) -> None:
 @pytest.mark.contract("rule 2.5")
 def test_a_walk_looks_in_each_folder_once(runner: Runner, target: Target, work: Path) -> None:
     """A chain within one plain folder: its pyvenv.cfg places are opened once, its path resolved once, not per step."""
-    strace = shutil.which("strace")
-    if strace is None:
-        pytest.skip("strace is not installed (.ci/run installs it)")
+    strace = strace_or_skip()
     venv = runner.create(target, work / "env")
     links = work / "links"
     links.mkdir()
@@ -202,6 +199,39 @@ def test_a_walk_looks_in_each_folder_once(runner: Runner, target: Target, work: 
     cfg_opens = re.findall(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]*pyvenv\.cfg)"', calls)
     assert sorted(cfg_opens) == sorted([str(work / "pyvenv.cfg"), str(links / "pyvenv.cfg"), str(venv.cfg)]), calls
     assert len(re.findall(rf'readlink\("{re.escape(str(links))}",', calls)) == 1, calls
+
+
+@pytest.mark.contract("rule 1.3")
+def test_proc_is_read_only_when_argv0_is_not_the_file_executed(runner: Runner, target: Target, work: Path) -> None:
+    """argv[0] that is, as text, the file name the kernel executed needs no look into /proc; any other is checked."""
+    strace = strace_or_skip()
+    venv = runner.create(target, work / "env")
+    tools = work / "tools"
+    tools.mkdir()
+    link = tools / "py"
+    link.symlink_to(venv.python)
+    script = work / "script"
+    script.write_text(f"#!{link}\nimport sys\nprint(sys.prefix)\n")
+    script.chmod(0o755)
+    show = ["-c", "import sys; print(sys.prefix)"]
+    cases = {  # name: the file executed, its argv, whether the stub must look into /proc
+        "by its path": (link, [str(link), *show], False),
+        "by its name on PATH, as a shell runs it": (link, ["py", *show], False),
+        "as a script's #! interpreter": (script, [str(script)], True),
+        "with a forged argv[0]": (link, ["python3", *show], True),
+    }
+    environ = {**runner.environ, "PATH": f"{tools}{os.pathsep}{runner.environ.get('PATH', os.defpath)}"}
+    for name, (executed, argv, looks) in cases.items():
+        trace = work / "trace"
+        execute = "import os, sys; os.execv(sys.argv[1], sys.argv[2:])"
+        traced = "trace=execve,open,openat,readlink,stat,newfstatat,statx"
+        result = runner.run(
+            [strace, "-f", "-o", trace, "-e", traced, sys.executable, "-c", execute, executed, *argv], env=environ
+        )
+        assert result.returncode == 0, (name, result.stderr)
+        assert result.stdout.strip() == str(venv.path), name
+        calls = calls_after(trace.read_text(), executed)
+        assert ('"/proc/self/exe"' in calls) is looks, (name, calls)
 
 
 # E6: a working directory nested deeper than PATH_MAX.

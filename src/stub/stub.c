@@ -126,11 +126,12 @@ static const struct {
 static const char PROGRAM[] = "symlink-safe";
 
 /*
- * Every buffer of PATH_MAX or more is static, one per purpose, never on the
- * stack.  A page of a static buffer costs a page fault only once something
- * is written to it, while a 4 KiB array on the stack pushes every deeper
- * call onto fresh pages, written or not.  For the same reason the common
- * path writes few of them: an absolute argv[0] and a base path from
+ * Every buffer of PATH_MAX or more is static, never on the stack, and one per
+ * purpose, or shared by purposes that never overlap (said where it is).  A
+ * page of a static buffer costs a page fault (some 2 microseconds) once something is
+ * written to it, while a 4 KiB array on the stack pushes every deeper call
+ * onto fresh pages, written or not.  For the same reason the common path
+ * writes few of them: an absolute argv[0] and a base path from
  * pyvenv.cfg are used where they lie, the lexical form is built where the
  * answer goes, and a directory that is only read is passed as a length.
  * docs/explanation/cost.rst measures what that saves.
@@ -153,22 +154,57 @@ static struct line message; /* the failure to report, if any */
 static struct line tracing_line;
 
 /*
- * Rule 7: whether to trace, read from SYMLINK_SAFE_TRACE by the first
- * trace(); -1 until then.  Being initialised, it lives in .data, on a page
- * the kernel has written already, rather than on a fresh page of .bss.
+ * The stub's small state, in one initialised object: it lives in .data, on
+ * the page the kernel has written already, where separate variables would be
+ * zeroed .bss scattered between the buffers, each page a fault when first
+ * touched.
  */
-static int tracing = -1;
-
-/*
- * Elevated privileges (AT_SECURE: setuid, setgid, file capabilities, an LSM
- * transition), set by main() before anything else.  Then the caller's word
- * is not taken: no trace (the caller's variable, printed with privileges),
- * no argv[0] or PATH (only the kernel's record of the running file), no
- * base path relative to the caller's working directory.
- */
-static bool privileged;
-/* main()'s descriptor of /proc/self/exe, -1 when it could not be opened; closed before the exec. */
-static int self_fd = -1;
+static struct {
+    /*
+     * Rule 7: whether to trace, read from SYMLINK_SAFE_TRACE by the first
+     * trace(); -1 until then.
+     */
+    int tracing;
+    /*
+     * Elevated privileges (AT_SECURE: setuid, setgid, file capabilities, an
+     * LSM transition), set by main() before anything else.  Then the caller's
+     * word is not taken: no trace (the caller's variable, printed with
+     * privileges), no argv[0] or PATH (only the kernel's record of the
+     * running file), no base path relative to the caller's working directory.
+     */
+    bool privileged;
+    /*
+     * The query mode (rule 7.2): set by main() when it is asked to report its
+     * decision instead of acting on it.  Then each step of the decision is
+     * written on stdout as a record "key=value" ended by a NUL byte, in the
+     * order the walk makes them; a path may hold any byte but NUL, so it is
+     * written as it is.  Otherwise record() costs one test and nothing more.
+     */
+    bool querying;
+    /* running_file()'s descriptor of /proc/self/exe, -1 when not opened; closed before the exec. */
+    int self_fd;
+    /* Whether rule 2.6 ignored a pyvenv.cfg in this walk (untrusted_cfg says which); reset per walk. */
+    bool untrusted_seen;
+    /*
+     * The pyvenv.cfg that find_cfg() opened and chose, kept open so that
+     * read_cfg() reads the very file that was judged, without opening it
+     * again: the descriptor, and the buffer and length of the path it was
+     * found by.  Close-on-exec, so the interpreter never inherits it.
+     */
+    int held_fd;
+    const char *held_for;
+    size_t held_len;
+    /*
+     * Where the last walk ended without an environment (rule 2.4): a file
+     * that is not a link, what stat() said of it, and its folder resolved.
+     * Rule 10.3 takes a launcher's resolved path from it, saving a look into
+     * /proc.
+     */
+    struct {
+        const char *path, *real_dir;
+        struct stat st;
+    } walk_end;
+} state = {.tracing = -1, .self_fd = -1, .held_fd = -1};
 
 static void add_text(struct line *l, const char *s)
 {
@@ -238,11 +274,11 @@ static int fail(int status, int errnum, const char *text, const char *path)
 static void trace(const char *a, const char *path_a, const char *b, const char *path_b)
 {
     struct line *l = &tracing_line;
-    if (tracing < 0) {
-        const char *wanted = privileged ? NULL : getenv("SYMLINK_SAFE_TRACE");
-        tracing = wanted && wanted[0] && strcmp(wanted, "0") != 0;
+    if (state.tracing < 0) {
+        const char *wanted = state.privileged ? NULL : getenv("SYMLINK_SAFE_TRACE");
+        state.tracing = wanted && wanted[0] && strcmp(wanted, "0") != 0;
     }
-    if (!tracing)
+    if (!state.tracing)
         return;
     l->len = 0;
     add_text(l, a);
@@ -255,18 +291,9 @@ static void trace(const char *a, const char *path_a, const char *b, const char *
     fprintf(stderr, "%s: trace: %s\n", PROGRAM, l->text);
 }
 
-/*
- * The query mode (rule 7.2): set by main() when it is asked to report its
- * decision instead of acting on it.  Then each step of the decision is
- * written on stdout as a record "key=value" ended by a NUL byte, in the
- * order the walk makes them; a path may hold any byte but NUL, so it is
- * written as it is.  Otherwise record() costs one test and nothing more.
- */
-static bool querying;
-
 static void record(const char *key, const char *value)
 {
-    if (!querying)
+    if (!state.querying)
         return;
     fputs(key, stdout);
     putc('=', stdout);
@@ -649,7 +676,7 @@ static int stat_step(const char *p, struct stat *st)
  * it; an unset PATH means execvp's default.  Entries too long to use are
  * skipped, as execvp skips them.
  */
-static int search_path(char *out, const char *name)
+static int search_path(char *out, const char **found, const char *name)
 {
     const char *path = getenv("PATH");
     const char *p;
@@ -665,6 +692,7 @@ static int search_path(char *out, const char *name)
             dir[n] = '\0';
             if (join_path(candidate, n ? dir : ".", name) == STATUS_OK && is_executable_file(candidate, &st)) {
                 trace("found on PATH: ", candidate, NULL, NULL);
+                *found = candidate;
                 return make_absolute(out, candidate);
             }
         }
@@ -675,52 +703,84 @@ static int search_path(char *out, const char *name)
 }
 
 /*
+ * The running file as the kernel records it (rule 1.3), in st; NULL when /proc
+ * cannot say.  Opened and fstat()ed rather than stat()ed: under qemu-user,
+ * stat("/proc/self/exe") describes the emulator, while open() of it is
+ * translated to the emulated program.  A stub its user may not read
+ * (execute-only) cannot be opened; stat() then says what it can.  The
+ * descriptor stays in self_fd for invocation_path() to read the kernel's path
+ * through, until main() closes it; no O_CLOEXEC, which musl would pay a
+ * fcntl() for.  A fresh process's first look into /proc/self costs about as
+ * much as the rest of the stub's work together, so it is made only when needed.
+ */
+static const struct stat *running_file(struct stat *st)
+{
+    state.self_fd = open("/proc/self/exe", O_RDONLY);
+    return (state.self_fd >= 0 ? fstat(state.self_fd, st) : stat("/proc/self/exe", st)) == 0 ? st : NULL;
+}
+
+/*
  * The path this invocation was made by: argv[0], searched on PATH when it
  * has no slash.  argv[0] is whatever the caller chose to pass, so it is only
  * believed when it leads to the file that is running (rule 1.3); otherwise
- * the kernel's own record of the running program is used.  *out is argv[0]
- * itself when that is absolute (the common case, so nothing is copied), else
- * a static buffer; st receives what stat() said of it.
+ * the kernel's own record of the running program is used.  It does when its
+ * text (or the PATH entry found for it) is the file name the kernel executed
+ * (AT_EXECFN): then what stat() says of it is the running file, and *self
+ * points there with no look into /proc.  Otherwise *self is the kernel's record
+ * (running_file()), or NULL.  *out is argv[0] itself when that is absolute
+ * (the common case, so nothing is copied), else a static buffer; st receives
+ * what stat() said of it.
  */
-static int invocation_path(const char **out, struct stat *st, const char *argv0, const struct stat *self)
+static int invocation_path(const char **out, struct stat *st, const char *argv0, const struct stat **self,
+                           struct stat *self_st)
 {
     static char absolute[PATH_MAX], kernel[PATH_MAX];
-    const char *path = NULL;
+    const char *executed = (const char *)getauxval(AT_EXECFN);
+    const char *path = NULL, *given = argv0;
     ssize_t n;
 
     trace("argv[0] is ", argv0 ? argv0 : "(none)", NULL, NULL);
-    if (privileged)
+    if (state.privileged)
         argv0 = NULL; /* the caller's word, and the caller's PATH: only the kernel's record is taken */
     if (argv0 && argv0[0] == '/' && strlen(argv0) < PATH_MAX)
         path = argv0;
     else if (argv0 && argv0[0] &&
-             (strchr(argv0, '/') ? make_absolute(absolute, argv0) : search_path(absolute, argv0)) == STATUS_OK)
+             (strchr(argv0, '/') ? make_absolute(absolute, argv0) : search_path(absolute, &given, argv0)) == STATUS_OK)
         path = absolute;
     if (path && stat(path, st) == 0) {
-        if (!self || same_file(st, self)) {
+        if (executed && strcmp(given, executed) == 0) {
+            trace("the file executed is ", executed, NULL, NULL);
+            *self_st = *st;
+            *self = self_st;
+        } else {
+            *self = running_file(self_st);
+        }
+        if (!*self || same_file(st, *self)) {
             trace("invocation path ", path, NULL, NULL);
             *out = path;
             return STATUS_OK;
         }
         trace("not the running file, ignored: ", path, NULL, NULL);
+    } else {
+        *self = running_file(self_st);
     }
-    if (!self && privileged)
+    if (!*self && state.privileged)
         return fail(STATUS_NO_SELF, 0, "cannot tell which file is running: ",
                     "/proc/self/exe is unavailable, and argv[0] is not believed under elevated privileges");
-    if (!self)
+    if (!*self)
         return fail(STATUS_NO_SELF, 0, "cannot tell which file is running; argv[0] is ",
                     argv0 ? argv0 : "(none)");
     /*
-     * The kernel's path of the running file, read from the descriptor main()
-     * opened on /proc/self/exe where there is one: on hardware the same path
-     * as readlink("/proc/self/exe"); under qemu-user, which answers that
-     * readlink itself with realpath() of the path it was started by (failing
-     * as ENAMETOOLONG in a working directory deeper than PATH_MAX), the only
-     * one the kernel gives.
+     * The kernel's path of the running file, read from the descriptor
+     * running_file() opened on /proc/self/exe where there is one: on hardware
+     * the same path as readlink("/proc/self/exe"); under qemu-user, which
+     * answers that readlink itself with realpath() of the path it was started
+     * by (failing as ENAMETOOLONG in a working directory deeper than
+     * PATH_MAX), the only one the kernel gives.
      */
-    if (self_fd >= 0) {
+    if (state.self_fd >= 0) {
         char fd_link[32];
-        snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", self_fd);
+        snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", state.self_fd);
         n = readlink(fd_link, kernel, sizeof kernel);
     } else {
         n = readlink("/proc/self/exe", kernel, sizeof kernel);
@@ -748,31 +808,18 @@ static unsigned long effective_uid(void)
     return errno ? (unsigned long)geteuid() : uid;
 }
 
-/*
- * The last pyvenv.cfg rule 2.6 ignored in this walk and why, for the message
- * if the walk finds nothing.  The flag, not the buffers, is reset per walk.
- */
-static bool untrusted_seen;
+
+/* The last pyvenv.cfg rule 2.6 ignored in this walk and why, for the message if the walk finds nothing. */
 static char untrusted_cfg[PATH_MAX];
 static char untrusted_why[160];
 
-/*
- * The pyvenv.cfg that find_cfg() opened and chose, kept open so that
- * read_cfg() reads the very file that was judged, without opening it again:
- * the descriptor, and the buffer and length of the path it was found by.
- * Close-on-exec, so the interpreter never inherits it.
- */
-static int held_fd = -1;
-static const char *held_for;
-static size_t held_len;
-
 static void hold(int fd, const char *cfg)
 {
-    if (held_fd >= 0)
-        close(held_fd);
-    held_fd = fd;
-    held_for = cfg;
-    held_len = fd >= 0 ? strlen(cfg) : 0;
+    if (state.held_fd >= 0)
+        close(state.held_fd);
+    state.held_fd = fd;
+    state.held_for = cfg;
+    state.held_len = fd >= 0 ? strlen(cfg) : 0;
 }
 
 /* What cfg_examine() found. */
@@ -828,7 +875,7 @@ static bool cfg_trusted(char *cfg, const struct stat *entry, const struct stat *
         explain_verdict(verdict, entry, &dir_st, euid);
     }
     memcpy(untrusted_cfg, cfg, strlen(cfg) + 1);
-    untrusted_seen = true;
+    state.untrusted_seen = true;
     trace("ignored ", cfg, " (rule 2.6): ", untrusted_why);
     record("ignored", cfg);
     record("why", untrusted_why);
@@ -928,22 +975,22 @@ static bool find_cfg(char *cfg, struct stat *cfg_st, const char *dir, size_t d)
 
 /*
  * Rule 2.4: name the file that is missing and the two ways to get here; and
- * when rule 2.6 passed over a pyvenv.cfg on the way, that one and why.
+ * when rule 2.6 passed over a pyvenv.cfg on the way, that one and why.  cfg
+ * is a PATH_MAX buffer to build the missing file's path in.
  */
-static int no_env(const char *path, const char *real_dir)
+static int no_env(const char *path, const char *real_dir, char *cfg)
 {
-    static char cfg[PATH_MAX];
     if (join_prefix(cfg, real_dir, dir_length(real_dir, strlen(real_dir)), "pyvenv.cfg") != STATUS_OK)
         return STATUS_PATH_TOO_LONG;
     msg_begin();
     msg_text("no environment for ");
     msg_path(path);
     msg_text(": ");
-    if (!untrusted_seen || strcmp(cfg, untrusted_cfg) != 0) {
+    if (!state.untrusted_seen || strcmp(cfg, untrusted_cfg) != 0) {
         msg_path(cfg);
         msg_text(" does not exist; either the environment lost its pyvenv.cfg, or this file is a hard"
                  " link or copy taken out of its environment (use a symlink to it instead)");
-        if (!untrusted_seen)
+        if (!state.untrusted_seen)
             return msg_end(STATUS_NO_ENV, 0);
         msg_text("; ");
     }
@@ -970,13 +1017,14 @@ static bool same_text(const char *a, size_t d, const char *b)
  */
 static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *start, const struct stat *start_st)
 {
-    static char walk[PATH_MAX], dir[PATH_MAX], real[PATH_MAX], target[PATH_MAX];
+    /* dir: the step's folder until it is resolved, then the step's link target (or the message's path) */
+    static char walk[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
     const char *p = start;
     struct stat st_p = *start_st, st_lex;
     int step, status;
     size_t d;
 
-    untrusted_seen = false;
+    state.untrusted_seen = false;
     for (step = 0; step <= MAX_LINK_STEPS; step++) {
         ssize_t n;
         bool lexical_looked = false;
@@ -1032,17 +1080,21 @@ static int find_env(char *venv, char *cfg, struct stat *cfg_st, const char *star
         }
 
         /* 2.3: follow one link, relative to the link's real directory. */
-        n = readlink(p, target, sizeof target);
+        n = readlink(p, dir, sizeof dir);
         if (n < 0) {
-            if (errno == EINVAL) /* 2.4: not a link, the walk ends here */
-                return no_env(p, real);
+            if (errno == EINVAL) { /* 2.4: not a link, the walk ends here */
+                state.walk_end.path = p;
+                state.walk_end.real_dir = real;
+                state.walk_end.st = st_p;
+                return no_env(p, real, dir);
+            }
             return fail(status_for(errno, STATUS_NO_ENV), errno, "cannot read link ", p);
         }
-        if ((size_t)n >= sizeof target)
+        if ((size_t)n >= sizeof dir)
             return fail(STATUS_PATH_TOO_LONG, 0, "link target too long: ", p);
-        target[n] = '\0';
-        trace("no pyvenv.cfg; following the link to ", target, NULL, NULL);
-        status = target[0] == '/' ? copy_path(walk, target) : join_path(walk, real, target);
+        dir[n] = '\0';
+        trace("no pyvenv.cfg; following the link to ", dir, NULL, NULL);
+        status = dir[0] == '/' ? copy_path(walk, dir) : join_path(walk, real, dir);
         if (status != STATUS_OK)
             return status;
         p = walk;
@@ -1066,9 +1118,9 @@ static int read_cfg(struct cfg_keys *keys, const char *cfg)
     size_t len = 0;
     int status, fd;
 
-    if (held_fd >= 0 && cfg == held_for && strlen(cfg) == held_len) {
-        fd = held_fd;
-        held_fd = -1;
+    if (state.held_fd >= 0 && cfg == state.held_for && strlen(cfg) == state.held_len) {
+        fd = state.held_fd;
+        state.held_fd = -1;
     } else {
         hold(-1, NULL);
         fd = open(cfg, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -1151,7 +1203,7 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
         key = "executable";
         value = keys.executable;
     } else if (keys.home) {
-        if (privileged && keys.home[0] != '/')
+        if (state.privileged && keys.home[0] != '/')
             return fail(STATUS_BASE_UNUSABLE, 0, "under elevated privileges 'home' must be an absolute path: ", cfg);
         if (base_in_home(in_home, base_st, &keys)) {
             trace("base interpreter (from 'home') ", in_home, NULL, NULL);
@@ -1175,7 +1227,7 @@ static int base_from_cfg(const char **base, struct stat *base_st, const char *cf
     if (strlen(value) >= PATH_MAX)
         return fail(STATUS_PATH_TOO_LONG, 0, "path too long: ", value);
     /* A relative base would be found from the caller's working directory. */
-    if (privileged && value[0] != '/') {
+    if (state.privileged && value[0] != '/') {
         msg_begin();
         msg_text("under elevated privileges the base interpreter must be an absolute path; '");
         msg_text(key);
@@ -1255,10 +1307,11 @@ static bool is_stub(const char *path, const struct stat *st, const struct stat *
  * when there is none (the file is a stub, not a launcher), 1 when out holds a
  * companion to start, or STATUS_COMPANION_UNUSABLE (rule 10.4) when one is
  * there but is not an executable regular file, or is the running file itself.
+ * out may be real itself: the name is taken out of it first.
  */
 static int companion_of(char *out, const char *real, uid_t owner, const struct stat *self)
 {
-    static char name[NAME_MAX + 1];
+    char name[NAME_MAX + 1];
     struct stat st;
     const char *base = base_name(real);
     size_t n = strlen(base);
@@ -1282,10 +1335,21 @@ static int companion_of(char *out, const char *real, uid_t owner, const struct s
     return 1;
 }
 
-/* The running file's resolved path, from the kernel's record; false when /proc cannot say. */
-static bool running_path(char *out)
+/*
+ * The running file's resolved path: where the walk ended, when that is the
+ * running file (its folder resolved, its name not a link), else the kernel's
+ * record; false when neither can say.
+ */
+static bool running_path(char *out, const struct stat *self)
 {
-    ssize_t n = readlink("/proc/self/exe", out, PATH_MAX);
+    ssize_t n;
+
+    if (state.walk_end.path && same_file(&state.walk_end.st, self) &&
+        strlen(state.walk_end.real_dir) + 1 + strlen(base_name(state.walk_end.path)) < PATH_MAX) {
+        join_path(out, state.walk_end.real_dir, base_name(state.walk_end.path));
+        return true;
+    }
+    n = readlink("/proc/self/exe", out, PATH_MAX);
     if (n <= 0 || n >= PATH_MAX)
         return false;
     out[n] = '\0';
@@ -1302,12 +1366,8 @@ static int launcher_base(const char **base, const struct stat *st, const struct 
     static char real[PATH_MAX], companion[PATH_MAX];
     int found;
 
-    if (self && same_file(st, self)) {
-        if (!running_path(real))
-            return 0;
-    } else if (!realpath(*base, real)) {
+    if (!realpath(*base, real))
         return 0;
-    }
     if ((found = companion_of(companion, real, st->st_uid, self)) != 1)
         return found;
     record("launcher", real);
@@ -1382,7 +1442,7 @@ static int query(const char *path, const struct stat *self)
     struct stat invoked_st, real_st;
     int status;
 
-    querying = true;
+    state.querying = true;
     record("format", "1");
     status = make_absolute(invoked, path);
     record("invoked", status == STATUS_OK ? invoked : path);
@@ -1419,31 +1479,20 @@ int main(int argc, char **argv)
     const char *invoked, *base;
     char *fallback_argv[2];
     struct stat self_st, invoked_st;
-    /*
-     * The kernel's record of the running file: rule 1.3 checks argv[0] against
-     * it, rule 3.3 the base.  Opened and fstat()ed rather than stat()ed: under
-     * qemu-user, stat("/proc/self/exe") describes the emulator, while open()
-     * of it is translated to the emulated program.  A stub its user may not
-     * read (execute-only) cannot be opened; stat() then says what it can.
-     * No O_CLOEXEC: the descriptor is closed once the invocation path is
-     * known (rule 1.3 may read the kernel's path through it), and musl would
-     * pay a fcntl() for it.
-     */
+    /* The running file (rule 1.3): rule 3.3 knows the base by it, rule 10 the companion. */
     const struct stat *self;
     int status;
 
-    self_fd = open("/proc/self/exe", O_RDONLY);
-    self = (self_fd >= 0 ? fstat(self_fd, &self_st) : stat("/proc/self/exe", &self_st)) == 0 ? &self_st : NULL;
     /* Set by the kernel at exec; reading it costs no system call. */
-    privileged = getauxval(AT_SECURE) != 0;
+    state.privileged = getauxval(AT_SECURE) != 0;
 
     /* Rule 7.2: report the decision instead of acting on it; not under elevated privileges. */
-    if (argc == 3 && !privileged && strcmp(argv[1], QUERY_OPTION) == 0)
-        return query(argv[2], self);
+    if (argc == 3 && !state.privileged && strcmp(argv[1], QUERY_OPTION) == 0)
+        return query(argv[2], running_file(&self_st));
 
-    status = invocation_path(&invoked, &invoked_st, argc > 0 ? argv[0] : NULL, self);
-    if (self_fd >= 0)
-        close(self_fd);
+    status = invocation_path(&invoked, &invoked_st, argc > 0 ? argv[0] : NULL, &self, &self_st);
+    if (state.self_fd >= 0)
+        close(state.self_fd);
     if (status == STATUS_OK)
         status = decide(venv, &base, invoked, &invoked_st, self);
     if (status != STATUS_OK) {
@@ -1452,14 +1501,14 @@ int main(int argc, char **argv)
          * one it cannot take) starts its companion with argv unchanged, so the
          * interpreter decides as it would have without the launcher.  Only on
          * this failure path: an environment's stub pays nothing for it.  venv
-         * is free now and holds the running file's path (one page less to touch).
+         * is free now: it holds the running file's path, then its companion's
+         * (no fresh page to touch).
          */
-        static char companion[PATH_MAX];
-        int found = self && running_path(venv) ? companion_of(companion, venv, self->st_uid, self) : 0;
+        int found = self && running_path(venv, self) ? companion_of(venv, venv, self->st_uid, self) : 0;
         if (found == 1) {
-            trace("no environment settled on; exec ", companion, " with argv unchanged", NULL);
-            execve(companion, argv, environ);
-            fail(STATUS_EXEC_FAILED, errno, "cannot execute ", companion);
+            trace("no environment settled on; exec ", venv, " with argv unchanged", NULL);
+            execve(venv, argv, environ);
+            fail(STATUS_EXEC_FAILED, errno, "cannot execute ", venv);
             status = STATUS_EXEC_FAILED;
         } else if (found != 0) {
             status = found;
