@@ -128,10 +128,10 @@ static const char PROGRAM[] = "symlink-safe";
 /*
  * Every buffer of PATH_MAX or more is static, never on the stack, and one per
  * purpose, or shared by purposes that never overlap (said where it is).  A
- * page of a static buffer costs a page fault (some 2 microseconds) once something is
- * written to it, while a 4 KiB array on the stack pushes every deeper call
- * onto fresh pages, written or not.  For the same reason the common path
- * writes few of them: an absolute argv[0] and a base path from
+ * page of a static buffer costs a page fault (some 2 microseconds) once
+ * something is written to it, while a 4 KiB array on the stack pushes every
+ * deeper call onto fresh pages, written or not.  For the same reason the
+ * common path writes few of them: an absolute argv[0] and a base path from
  * pyvenv.cfg are used where they lie, the lexical form is built where the
  * answer goes, and a directory that is only read is passed as a length.
  * docs/explanation/cost.rst measures what that saves.
@@ -807,7 +807,6 @@ static unsigned long effective_uid(void)
     uid = getauxval(AT_EUID);
     return errno ? (unsigned long)geteuid() : uid;
 }
-
 
 /* The last pyvenv.cfg rule 2.6 ignored in this walk and why, for the message if the walk finds nothing. */
 static char untrusted_cfg[PATH_MAX];
