@@ -230,7 +230,9 @@ def test_proc_is_read_only_when_argv0_is_not_the_file_executed(runner: Runner, t
         assert result.returncode == 0, (name, result.stderr)
         assert result.stdout.strip() == str(venv.path), name
         calls = calls_after(trace.read_text(), executed)
-        assert ('"/proc/self/exe"' in calls) is looks, (name, calls)
+        # The stub's look opens (or stats) the link; a sanitizer runtime, as in tox -e sanitize, readlinks it itself.
+        looked = re.search(r'(?:open|openat|stat|newfstatat|statx)\((?:AT_FDCWD, )?"/proc/self/exe"', calls)
+        assert bool(looked) is looks, (name, calls)
 
 
 # E6: a working directory nested deeper than PATH_MAX.
