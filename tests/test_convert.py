@@ -501,15 +501,14 @@ def test_colour_only_on_a_terminal(runner: Runner, work: Path) -> None:
         os.close(secondary)
 
 
-@pytest.mark.contract("C17")
-def test_pypy_venv_copies_layout_keeps_running_pypy(runner: Runner, target: Target, work: Path) -> None:
-    """PyPy's ``venv --copies`` layout (copies, and only ``home`` and ``version`` in pyvenv.cfg) runs PyPy after all.
+def pypy_copies_layout(runner: Runner, target: Target, path: Path) -> Venv:
+    """PyPy's ``venv --copies`` layout: copies, and only ``home`` and ``version`` in pyvenv.cfg.
 
     Debian's PyPy cannot make one itself (``make`` says why), so its ``venv`` layout gets copies by hand.
     """
     if not target.is_pypy:
         pytest.skip("a layout of PyPy's venv")
-    venv = Venv(work / "env", target)
+    venv = Venv(path, target)
     runner.run([target.exe, "-m", "venv", "--without-pip", venv.path], check=True)
     assert "implementation" not in venv.cfg.read_text()
     real = Path(os.path.realpath(target.exe))
@@ -517,6 +516,13 @@ def test_pypy_venv_copies_layout_keeps_running_pypy(runner: Runner, target: Targ
         (venv.bin / name).unlink()
         (venv.bin / name).write_bytes(real.read_bytes())
         (venv.bin / name).chmod(0o755)
+    return venv
+
+
+@pytest.mark.contract("C17")
+def test_pypy_venv_copies_layout_keeps_running_pypy(runner: Runner, target: Target, work: Path) -> None:
+    """PyPy's ``venv --copies`` layout (copies, and only ``home`` and ``version`` in pyvenv.cfg) runs PyPy after all."""
+    venv = pypy_copies_layout(runner, target, work / "env")
     venv.add_marker()
     result = command(runner, "convert", "-v", venv.path)
     assert result.returncode == 0, result.stderr
@@ -526,6 +532,27 @@ def test_pypy_venv_copies_layout_keeps_running_pypy(runner: Runner, target: Targ
     (work / "link").symlink_to(venv.python)
     code = "import sys, marker_symlink_safe; print(sys.implementation.name, marker_symlink_safe.WHERE)"
     assert runner.run([work / "link", "-c", code], check=True).stdout.split() == ["pypy", str(venv.path)]
+
+
+@pytest.mark.contract("C17")
+@pytest.mark.skipif(os.geteuid() != 0, reason="converting another user's environment as root needs root")
+def test_root_leaves_the_pyvenv_cfg_it_rewrites_to_its_owner(runner: Runner, target: Target, work: Path) -> None:
+    """Root converting a user's environment whose ``pyvenv.cfg`` gains a line leaves the file the user's, its mode
+    kept."""
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no 'nobody' account to own the environment")
+    venv = pypy_copies_layout(runner, target, work / "env")
+    venv.cfg.chmod(0o640)
+    for path in [venv.path, *venv.path.rglob("*")]:
+        os.chown(path, nobody.pw_uid, nobody.pw_gid, follow_symlinks=False)
+    result = command(runner, "convert", venv.path)
+    assert result.returncode == Status.OK, result.stderr
+    assert "base-executable = " in venv.cfg.read_text()
+    info = venv.cfg.lstat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (nobody.pw_uid, nobody.pw_gid, 0o640)
+    assert_converted(venv)
 
 
 def exact_snapshot(folder: Path) -> dict[str, object]:
@@ -637,11 +664,11 @@ def test_killed_convert_and_revert_leave_a_working_environment(
 
 
 #: Run as the environment's owner while root converts it, until told to stop: swaps ``bin/`` for a link to the
-#: base's folder and back, and puts a link to a root-only file over every temporary it sees, and where a temporary
-#: was once seen or earlier versions put one.
+#: base's folder and back (until told to be calm), and puts a link to a root-only file over every temporary it sees,
+#: and where a temporary was once seen or earlier versions put one.
 RACER = """
 import os, sys
-env, target, stop = sys.argv[1:4]
+env, target, stop, calm = sys.argv[1:5]
 bin_, aside = os.path.join(env, "bin"), os.path.join(env, "bin.aside")
 secret = os.path.join(target, "secret")
 # the names earlier versions wrote through: .<name>.symlink-safe-tmp, and the probe
@@ -666,7 +693,7 @@ while not os.path.exists(stop):
             os.symlink(secret, os.path.join(bin_, name))
         except OSError:
             pass
-    if rounds % 100:  # now and then only, so that most runs get as far as writing
+    if rounds % 100 or os.path.exists(calm):  # now and then only, so that most runs get as far as writing
         continue
     try:
         os.rename(bin_, aside)
@@ -709,12 +736,42 @@ def put_back_what_the_racer_won(env: Path, base: Path, cfg: str, owner: pwd.stru
         os.close(bin_fd)
 
 
+def what_is_held(env: Path) -> dict[str, str]:
+    """Say what ``bin/python``, ``bin/python3`` and ``pyvenv.cfg`` are: a link's target, a file's owner."""
+    held = {"pyvenv.cfg": "a link" if (env / "pyvenv.cfg").is_symlink() else "a file"}
+    for name in ("python", "python3"):
+        path = env / "bin" / name
+        held[name] = f"-> {path.readlink()}" if path.is_symlink() else f"a file of uid {path.lstat().st_uid}"
+    return held
+
+
+def reported_truly(held: dict[str, str], base: Path, *, converted: bool) -> bool:
+    """Tell whether what :func:`what_is_held` saw is what a conversion or a revert that succeeded leaves:
+    ``bin/python`` a stub of this user's or the link to the base, ``pyvenv.cfg`` a file."""
+    python = f"a file of uid {os.geteuid()}" if converted else f"-> {base}"
+    return held["python"] == python and held["pyvenv.cfg"] == "a file"
+
+
+def owned_environment(folder: Path, base: Path, target: Target, owner: pwd.struct_passwd) -> str:
+    """Make a plain environment of ``base`` in ``folder`` as ``owner``'s; return its ``pyvenv.cfg``."""
+    (folder / "bin").mkdir(parents=True)
+    kind = "implementation = PyPy\n" if target.is_pypy else ""
+    cfg = f"home = {base.parent}\n{kind}version = {target.short}\n"
+    (folder / "pyvenv.cfg").write_text(cfg)
+    (folder / "bin" / "python").symlink_to(base)
+    (folder / "bin" / "python3").symlink_to("python")
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, owner.pw_uid, owner.pw_gid, follow_symlinks=False)
+    return cfg
+
+
 @pytest.mark.contract("C17")
 @pytest.mark.skipif(os.geteuid() != 0, reason="a second user racing root needs root (chown, setpriv)")
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="running as a second user needs setpriv (util-linux)")
 def test_root_writes_through_no_link_a_user_races_in(runner: Runner, target: Target) -> None:
     """Root converts and reverts a user's environment 20 times while the user races links into it: the base's
-    folder and a root-only file there stay byte for byte, and no root file appears outside the environment."""
+    folder and a root-only file there stay byte for byte, and no root file appears outside the environment; once
+    ``bin/`` stays in place, a run that says it changed the names did change them."""
     try:
         nobody = pwd.getpwnam("nobody")
     except KeyError:
@@ -729,28 +786,27 @@ def test_root_writes_through_no_link_a_user_races_in(runner: Runner, target: Tar
         (base.parent / "secret").write_bytes(b"root only\n")
         (base.parent / "secret").chmod(0o600)
         env = shared / "env"
-        (env / "bin").mkdir(parents=True)
-        kind = "implementation = PyPy\n" if target.is_pypy else ""
-        cfg = f"home = {base.parent}\n{kind}version = {target.short}\n"
-        (env / "pyvenv.cfg").write_text(cfg)
-        (env / "bin" / "python").symlink_to(base)
-        (env / "bin" / "python3").symlink_to("python")
-        for path in [env, *env.rglob("*")]:
-            os.chown(path, nobody.pw_uid, nobody.pw_gid, follow_symlinks=False)
+        cfg = owned_environment(env, base, target, nobody)
         guarded = exact_snapshot(base.parent)
         outside = {p.name for p in shared.iterdir()}
-        stop = shared / "stop"
+        stop, calm = shared / "stop", shared / "calm"
         as_nobody = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
         racer = subprocess.Popen(
-            [*as_nobody, racer_python, "-c", RACER, env, base.parent, stop], stdout=subprocess.PIPE, text=True
+            [*as_nobody, racer_python, "-c", RACER, env, base.parent, stop, calm], stdout=subprocess.PIPE, text=True
         )
         statuses = []
         try:
             for index in range(20):
+                if index == 10:  # from now on the racer only renames its links over temporaries, which a run sees
+                    calm.touch()
+                    time.sleep(0.2)  # a swap of bin/ under way ends
                 result = command(runner, "revert" if index % 2 else "convert", env)
                 assert "Traceback" not in result.stderr, result.stderr
                 assert result.stderr.count("\n") <= 2, result.stderr
                 statuses.append(result.returncode)
+                if index >= 10 and result.returncode == Status.OK:  # it changed what it says it did, or nothing
+                    held = what_is_held(env)
+                    assert reported_truly(held, base, converted=not index % 2), (index, result.stdout, held)
                 put_back_what_the_racer_won(env, base, cfg, nobody)
         finally:
             stop.touch()
@@ -759,7 +815,7 @@ def test_root_writes_through_no_link_a_user_races_in(runner: Runner, target: Tar
         assert statuses.count(Status.OK) >= 3, f"too few runs got as far as writing: {statuses}"
         assert set(statuses) <= {*Status}, statuses
         assert exact_snapshot(base.parent) == guarded, "root wrote into the base's folder"
-        appeared = {p.name for p in shared.iterdir()} - outside - {"stop"}
+        appeared = {p.name for p in shared.iterdir()} - outside - {"stop", "calm"}
         assert not appeared, f"root made files outside the environment: {appeared}"
         made_by_root = [p for p in env.rglob("*") if p.lstat().st_uid == 0 and p.parent != env / "bin"]
         assert not made_by_root, f"root made files in the environment outside bin/: {made_by_root}"

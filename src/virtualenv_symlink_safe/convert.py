@@ -446,8 +446,8 @@ def _change(
     return _locked(env, locked)
 
 
-def _cfg_with_line(env_fd: int, line: str) -> tuple[bytes, int]:
-    """Read ``pyvenv.cfg`` through the environment's descriptor, no link followed: its bytes with ``line`` added."""
+def _cfg_with_line(env_fd: int, line: str) -> tuple[bytes, os.stat_result]:
+    """Read ``pyvenv.cfg`` through the environment's descriptor, no link followed: its bytes and ``line``, its stat."""
     fd = os.open("pyvenv.cfg", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=env_fd)
     with os.fdopen(fd, "rb") as file:
         info = os.fstat(fd)
@@ -456,7 +456,7 @@ def _cfg_with_line(env_fd: int, line: str) -> tuple[bytes, int]:
             raise OSError(msg)
         data = file.read(MAX_CFG_SIZE + 1)
     separator = b"" if data.endswith(b"\n") or not data else b"\n"
-    return data + separator + line.encode("utf-8", "surrogateescape") + b"\n", stat.S_IMODE(info.st_mode)
+    return data + separator + line.encode("utf-8", "surrogateescape") + b"\n", info
 
 
 def _apply_convert(plan: Plan, env_fd: int, bin_fd: int) -> None:
@@ -466,11 +466,10 @@ def _apply_convert(plan: Plan, env_fd: int, bin_fd: int) -> None:
     if not names:
         msg = f"{plan.env.bin_dir} changed while it was converted (a folder was moved or linked); nothing was changed"
         raise UnsafeLayout(msg)
-    with temporaries(bin_fd) as made:
+    with ExitStack() as stack, temporaries(bin_fd) as made:
         renames: list[tuple[str, int, str]] = []
         if plan.cfg_line:
-            text, mode = _cfg_with_line(env_fd, plan.cfg_line)
-            made.append(cfg := _made(bin_fd, lambda file: file.write(text), mode))
+            made.append(cfg := _cfg_made(bin_fd, env_fd, plan.cfg_line, stack))
             renames.append((cfg, env_fd, "pyvenv.cfg"))
         made.append(stub := stub_copy_made(bin_fd))
         renames.append((stub, bin_fd, names[0]))
@@ -478,6 +477,23 @@ def _apply_convert(plan: Plan, env_fd: int, bin_fd: int) -> None:
             made.append(link := link_made(bin_fd, stub))
             renames.append((link, bin_fd, name))
         _rename_all(bin_fd, renames, made)
+
+
+def _cfg_made(folder: int, env_fd: int, line: str, stack: ExitStack) -> str:
+    """Put ``pyvenv.cfg`` with ``line`` added into ``folder`` under a temporary name, with the old one's mode.
+
+    Root rewriting a user's file gives it back to its owner, through the file written, when ``stack`` closes: by then
+    the file is renamed into place, and until then it is root's, as every temporary of the run is.
+    """
+    text, old = _cfg_with_line(env_fd, line)
+
+    def write(file: BinaryIO) -> None:
+        file.write(text)
+        if os.geteuid() == 0 and old.st_uid != 0:
+            written = stack.enter_context(_opened(os.dup(file.fileno())))
+            stack.callback(os.fchown, written, old.st_uid, old.st_gid)
+
+    return _made(folder, write, stat.S_IMODE(old.st_mode))
 
 
 def _made(folder: int, write: Callable[[BinaryIO], object], mode: int) -> str:
@@ -504,10 +520,27 @@ def _apply_revert(plan: Plan, env_fd: int, bin_fd: int) -> None:  # noqa: ARG001
 
 
 def _rename_all(bin_fd: int, renames: list[tuple[str, int, str]], made: list[str]) -> None:
-    """Put every prepared entry in place, each in one rename; a temporary renamed is no longer ours to remove."""
+    """Put every prepared entry in place, each in one rename; a temporary renamed is no longer ours to remove.
+
+    Where another user may write (root changing a user's environment), that user can rename a file of their own over
+    a temporary before it is renamed into place. Nothing is written through it, but the run would report a change it
+    did not make; so each temporary is checked to be this user's before its rename and each name to hold it after.
+    """
+    placed = []
     for temporary, folder, name in renames:
+        entry = os.stat(temporary, dir_fd=bin_fd, follow_symlinks=False)
+        if entry.st_uid != os.geteuid():
+            raise _replaced(name)
         os.replace(temporary, name, src_dir_fd=bin_fd, dst_dir_fd=folder)
         made.remove(temporary)
+        placed.append((folder, name, entry))
+    for folder, name, entry in placed:
+        if not os.path.samestat(os.stat(name, dir_fd=folder, follow_symlinks=False), entry):
+            raise _replaced(name)
+
+
+def _replaced(name: str) -> OSError:
+    return OSError(errno.EBUSY, "another process replaced it while it was being put in place", name)
 
 
 __all__ = [

@@ -183,9 +183,10 @@ def temporaries(folder: int) -> Iterator[list[str]]:
     try:
         yield made
     except BaseException:
-        for name in made:
+        for name in made:  # still ours: in a folder another user may write, that user may have renamed theirs over it
             with suppress(FileNotFoundError):
-                os.unlink(name, dir_fd=folder)
+                if os.stat(name, dir_fd=folder, follow_symlinks=False).st_uid == os.geteuid():
+                    os.unlink(name, dir_fd=folder)
         raise
 
 
