@@ -173,7 +173,9 @@ def take_lock(dest: Path) -> BaseFileLock:
 
     path = dest / LOCK_NAME
     for _ in range(_ATTEMPTS):
-        vetted, wait = _vet(dest, path)
+        if (vet := _vet(dest, path)) is None:
+            continue  # gone between its creation and its check: a run that made it, then changed nothing, removed it
+        vetted, wait = vet
         lock = FileLock(path, timeout=-1 if wait is None else wait, mode=0o600, thread_local=False)
         try:
             lock.acquire(timeout=0, blocking=False)
@@ -206,8 +208,11 @@ def _cannot(path: Path, exception: OSError | NotImplementedError) -> str:
     return f"cannot take the lock {path}: {exception.strerror or exception}; nothing was changed"
 
 
-def _vet(dest: Path, path: Path) -> tuple[os.stat_result, float | None]:
-    """Create the lock file or check the one found; say how long to wait for it (``None``: without bound)."""
+def _vet(dest: Path, path: Path) -> tuple[os.stat_result, float | None] | None:
+    """Create the lock file or check the one found; say how long to wait for it (``None``: without bound).
+
+    Return ``None`` when the file is gone again before it is checked.
+    """
     euid = os.geteuid()
     try:
         folder = dest.lstat()
@@ -225,6 +230,8 @@ def _vet(dest: Path, path: Path) -> tuple[os.stat_result, float | None]:
     _create_lock_file(path, folder)
     try:
         found = path.lstat()
+    except FileNotFoundError:
+        return None
     except OSError as exception:
         raise LockUnavailable(_cannot(path, exception)) from None
     trusted = {euid, 0, folder.st_uid} if euid == 0 else {euid, 0}
