@@ -183,7 +183,7 @@ def temporaries(folder: int) -> Iterator[list[str]]:
     try:
         yield made
     except BaseException:
-        for name in made:  # still ours: in a folder another user may write, that user may have renamed theirs over it
+        for name in made:  # ours only: where another user may write, they may have renamed a file of theirs over one
             with suppress(FileNotFoundError):
                 if os.stat(name, dir_fd=folder, follow_symlinks=False).st_uid == os.geteuid():
                     os.unlink(name, dir_fd=folder)
