@@ -18,7 +18,8 @@ when, and why):
   that architecture's real interpreter
   (``python3.X`` from the archive's ``python3.X-minimal`` package, the chain of hashes from the archive's signed
   ``InRelease`` checked with ``gpgv``), and the stub run under qemu-user in an environment reached through a
-  symlink, its trace showing that it believed ``argv[0]`` (rule 1.3), as on real hardware.
+  symlink, its trace showing that it believed ``argv[0]`` (rule 1.3), as on real hardware; and the zig stub's
+  system calls before its ``execve``, as qemu-user's ``-strace`` reports them, the x86_64 wheel stub's.
 
 Usage: ``python tests/arch/run.py [PYTEST ARGS]`` (``tox run -e arch -- [PYTEST ARGS]``), the arguments passed on
 to pytest in each root; :envvar:`SYMLINK_SAFE_ARCHES` picks what runs end to end.
@@ -27,6 +28,7 @@ It prints what ran, where, with which interpreter and how long it took; the exit
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import lzma
@@ -397,9 +399,11 @@ def stub_checks(arch: Arch, cache: Path) -> tuple[str, str]:
             assert difference is None, f"rule 5, the {kind} stub: {difference}"
             run_through_symlink(stub, work / kind)
             described.append(f"{kind} {ours.describe()}")
+            if kind == "zig":
+                calls = same_calls_as_x86_64(stub, arch.qemu, work / "calls")
     detail = (
         f"{'; '.join(described)}: each fits {interpreter.name} ({theirs.describe()}), runs through a symlink, "
-        "argv[0] believed"
+        f"argv[0] believed; zig's makes x86_64's {calls} system calls before its execve"
     )
     return detail, f"{arch.suite}'s {interpreter.name} (ELF check only)"
 
@@ -447,6 +451,73 @@ def run_through_symlink(stub: Path, work: Path) -> None:
     # Rule 1.3 as on hardware: argv[0] leads to the running file, so it is believed, not the kernel's record.
     believed = f"invocation path {link}"
     assert believed in result.stderr, f"argv[0] was not believed; the trace:\n{result.stderr}"
+
+
+#: System calls one ABI names differently from another (``openat`` where x86_64 has ``open``), folded to one name.
+FOLDED = {
+    "openat": "open",
+    "stat64": "stat",
+    "statx": "stat",
+    "newfstatat": "stat",
+    "fstat": "stat",
+    "fstat64": "stat",
+    "readlinkat": "readlink",
+    "faccessat": "access",
+    "faccessat2": "access",
+    "fcntl64": "fcntl",
+}
+#: The C library's thread set-up before ``main``, which x86's ABIs make a system call of and others do not.
+LIBC_SETUP = frozenset({"arch_prctl", "set_thread_area", "set_tid_address"})
+
+
+def same_calls_as_x86_64(stub: Path, qemu: str | None, work: Path) -> int:
+    """Check that the stub makes the x86_64 wheel stub's system calls before its ``execve``, call for call.
+
+    The emulated stubs cannot be timed here (qemu-user's timings say nothing of hardware); what the stub costs beyond
+    the ``execve`` is its system calls and the pages it touches, so the same calls, in the same order, on each
+    architecture say that the work timed on x86_64 is the work each architecture does. Started by its path and through
+    an outside symlink; read from qemu-user's own ``-strace`` (strace on the host sees the emulator), or ``strace``.
+
+    :returns: how many calls the stub makes through the outside symlink
+    """
+    theirs = stub_calls(stub, qemu, work)
+    ours = x86_64_calls()
+    assert theirs == ours, f"the stub's system calls differ from x86_64's: {theirs} against {ours}"
+    return len(ours["through an outside symlink"])
+
+
+@functools.cache
+def x86_64_calls() -> dict[str, list[str]]:
+    """The system calls of the x86_64 manylinux wheels' stub, the one the benchmark times, built as zig_stub builds."""
+    with tempfile.TemporaryDirectory(prefix="arch-x86_64-") as folder:
+        work = Path(folder).resolve()
+        x86_64 = Arch("x86_64", "amd64", "", "x86_64-linux-gnu", "x86_64-linux-musl", None)
+        return stub_calls(zig_stub(x86_64, work / "build"), None, work / "calls")
+
+
+def stub_calls(stub: Path, qemu: str | None, work: Path) -> dict[str, list[str]]:
+    """The stub's system calls up to its ``execve`` of a no-op base, names folded, by how it was started."""
+    env = work / "env"
+    (env / "bin").mkdir(parents=True)
+    shutil.copyfile(stub, env / "bin" / "python")
+    (env / "bin" / "python").chmod(0o755)
+    (env / "pyvenv.cfg").write_text(f"home = /usr/bin\nbase-executable = {shutil.which('true')}\n")
+    (work / "link").symlink_to(env / "bin" / "python")
+    calls = {}
+    for how, start in (("by its path", env / "bin" / "python"), ("through an outside symlink", work / "link")):
+        log = work / "calls.log"
+        tracer: list[str | os.PathLike[str]] = (
+            [f"qemu-{qemu}-static", "-strace", "-D", log] if qemu else ["strace", "-qq", "-o", log]
+        )
+        run([*tracer, start, "-c", "pass"], env={"PATH": "/usr/bin:/bin"})
+        # qemu: "PID name(args) = result" from the guest's first call; strace: "name(args) = result" from the execve
+        # that started the stub, which is not the stub's own
+        names = [m.group(1) for m in re.finditer(r"^(?:\d+ )?(\w+)\(", log.read_text(), re.MULTILINE)]
+        names = names if qemu else names[1:]
+        folded = [FOLDED.get(name, name) for name in names if name not in LIBC_SETUP]
+        assert "execve" in folded, f"{stub} started as {start} made no execve: {folded}"
+        calls[how] = folded[: folded.index("execve") + 1]
+    return calls
 
 
 def fetch_interpreter(arch: Arch, cache: Path) -> Path:
